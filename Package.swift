@@ -1,0 +1,43 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Tarsier",
+    products: [
+        .library(name: "Tarsier", targets: ["Tarsier"]),
+        .executable(name: "tarsier", targets: ["tarsier"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .target(name: "TarsierSupport"),
+        .target(name: "TarsierEval", dependencies: ["TarsierSupport"]),
+        .target(name: "TarsierCPU", dependencies: ["CDNNL"]),
+        .target(name: "TarsierCore", dependencies: ["TarsierCPU", "TarsierSupport"]),
+        .target(name: "TarsierNN", dependencies: ["TarsierCore"]),
+        .target(name: "TarsierOptim", dependencies: ["TarsierCore", "TarsierNN"]),
+        .target(name: "TarsierData", dependencies: ["TarsierSupport", "CZlib"]),
+        .target(name: "TarsierVision", dependencies: ["TarsierCore", "TarsierNN"]),
+        .target(name: "TarsierTrain",
+                dependencies: ["TarsierCore", "TarsierNN", "TarsierOptim", "TarsierData", "TarsierVision",
+                               "TarsierEval", "TarsierSupport"]),
+        .target(name: "Tarsier",
+                dependencies: ["TarsierCore", "TarsierNN", "TarsierOptim", "TarsierData", "TarsierVision",
+                               "TarsierTrain"]),
+        .executableTarget(name: "tarsier", dependencies: [
+            "Tarsier", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "TarsierCPUTests", dependencies: ["TarsierCPU"]),
+        .testTarget(name: "TarsierCoreTests", dependencies: ["TarsierCore"]),
+        .testTarget(name: "TarsierNNTests", dependencies: ["TarsierCore", "TarsierNN", "TarsierOptim", "TarsierVision"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "TarsierDataTests", dependencies: ["TarsierData"]),
+        .testTarget(name: "TarsierSupportTests", dependencies: ["TarsierSupport"]),
+        .testTarget(name: "TarsierEvalTests", dependencies: ["TarsierEval"]),
+        .testTarget(name: "TarsierTrainTests", dependencies: ["Tarsier"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

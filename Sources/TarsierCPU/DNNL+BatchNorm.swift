@@ -1,0 +1,163 @@
+import CDNNL
+
+/// Cache key of a batch-norm plan.
+struct BatchNormKey: Hashable {
+    enum Pass: Hashable { case training, inference, backward }
+    var batch, channels, spatial: Int
+    var epsilonBits: UInt32
+    var pass: Pass
+}
+
+extension DNNL {
+    /// Batch normalisation in training mode over NCHW, per channel.
+    ///
+    /// `destination = scale * (source - mean) / sqrt(variance + epsilon) + shift`, with the
+    /// batch mean and biased (divide by `batch * spatial`) variance, which are also returned.
+    /// - Parameters:
+    ///   - batch: N.
+    ///   - channels: C.
+    ///   - spatial: H * W (1 for a `[N, C]` input).
+    ///   - epsilon: Added to the variance.
+    ///   - source: `[batch, channels, spatial]`.
+    ///   - scale: `[channels]` (gamma).
+    ///   - shift: `[channels]` (beta).
+    ///   - destination: `[batch, channels, spatial]`, overwritten; may equal `source`.
+    ///   - mean: `[channels]`, receives the batch mean.
+    ///   - variance: `[channels]`, receives the biased batch variance.
+    public static func batchNormForwardTraining(
+        batch: Int, channels: Int, spatial: Int, epsilon: Float, source: UnsafePointer<Float>,
+        scale: UnsafePointer<Float>, shift: UnsafePointer<Float>,
+        destination: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>,
+        variance: UnsafeMutablePointer<Float>
+    ) {
+        let key = BatchNormKey(batch: batch, channels: channels, spatial: spatial,
+                               epsilonBits: epsilon.bitPattern, pass: .training)
+        BatchNormPlans.plan(key).execute([
+            (DNNL_ARG_SRC, raw(source)), (DNNL_ARG_SCALE, raw(scale)),
+            (DNNL_ARG_SHIFT, raw(shift)), (DNNL_ARG_DST, raw(destination)),
+            (DNNL_ARG_MEAN, raw(mean)), (DNNL_ARG_VARIANCE, raw(variance)),
+        ])
+    }
+
+    /// Batch normalisation in inference mode, with given (running) statistics.
+    /// - Parameters:
+    ///   - batch: N.
+    ///   - channels: C.
+    ///   - spatial: H * W (1 for a `[N, C]` input).
+    ///   - epsilon: Added to the variance.
+    ///   - source: `[batch, channels, spatial]`.
+    ///   - scale: `[channels]` (gamma).
+    ///   - shift: `[channels]` (beta).
+    ///   - mean: `[channels]`.
+    ///   - variance: `[channels]`.
+    ///   - destination: `[batch, channels, spatial]`, overwritten; may equal `source`.
+    public static func batchNormForwardInference(
+        batch: Int, channels: Int, spatial: Int, epsilon: Float, source: UnsafePointer<Float>,
+        scale: UnsafePointer<Float>, shift: UnsafePointer<Float>, mean: UnsafePointer<Float>,
+        variance: UnsafePointer<Float>, destination: UnsafeMutablePointer<Float>
+    ) {
+        let key = BatchNormKey(batch: batch, channels: channels, spatial: spatial,
+                               epsilonBits: epsilon.bitPattern, pass: .inference)
+        BatchNormPlans.plan(key).execute([
+            (DNNL_ARG_SRC, raw(source)), (DNNL_ARG_SCALE, raw(scale)),
+            (DNNL_ARG_SHIFT, raw(shift)), (DNNL_ARG_MEAN, raw(mean)),
+            (DNNL_ARG_VARIANCE, raw(variance)), (DNNL_ARG_DST, raw(destination)),
+        ])
+    }
+
+    /// Gradients of training-mode batch normalisation, given the batch statistics of the
+    /// forward pass (the mean and variance depend on the source and are differentiated too).
+    /// - Parameters:
+    ///   - batch: N.
+    ///   - channels: C.
+    ///   - spatial: H * W.
+    ///   - epsilon: The forward epsilon.
+    ///   - source: `[batch, channels, spatial]`, the forward input.
+    ///   - destinationGradient: `[batch, channels, spatial]`.
+    ///   - scale: `[channels]` (gamma).
+    ///   - mean: `[channels]`, batch mean from the forward pass.
+    ///   - variance: `[channels]`, biased batch variance from the forward pass.
+    ///   - sourceGradient: `[batch, channels, spatial]`, overwritten.
+    ///   - scaleGradient: `[channels]`, overwritten.
+    ///   - shiftGradient: `[channels]`, overwritten.
+    public static func batchNormBackward(
+        batch: Int, channels: Int, spatial: Int, epsilon: Float, source: UnsafePointer<Float>,
+        destinationGradient: UnsafePointer<Float>, scale: UnsafePointer<Float>,
+        mean: UnsafePointer<Float>, variance: UnsafePointer<Float>,
+        sourceGradient: UnsafeMutablePointer<Float>, scaleGradient: UnsafeMutablePointer<Float>,
+        shiftGradient: UnsafeMutablePointer<Float>
+    ) {
+        let key = BatchNormKey(batch: batch, channels: channels, spatial: spatial,
+                               epsilonBits: epsilon.bitPattern, pass: .backward)
+        BatchNormPlans.plan(key).execute([
+            (DNNL_ARG_SRC, raw(source)), (DNNL_ARG_DIFF_DST, raw(destinationGradient)),
+            (DNNL_ARG_SCALE, raw(scale)), (DNNL_ARG_MEAN, raw(mean)),
+            (DNNL_ARG_VARIANCE, raw(variance)), (DNNL_ARG_DIFF_SRC, raw(sourceGradient)),
+            (DNNL_ARG_DIFF_SCALE, raw(scaleGradient)), (DNNL_ARG_DIFF_SHIFT, raw(shiftGradient)),
+        ])
+    }
+}
+
+/// Builds the cached batch-norm plans; data is viewed as `[N, C, spatial, 1]` NCHW.
+enum BatchNormPlans {
+    static let flags = dnnl_use_scale.rawValue | dnnl_use_shift.rawValue
+
+    static func plan(_ key: BatchNormKey) -> Plan {
+        DNNLContext.shared.plan(.batchNorm(key)) { make(key) }
+    }
+
+    static func forwardDesc(_ key: BatchNormKey, data: dnnl_memory_desc_t,
+                            inference: Bool) -> dnnl_primitive_desc_t {
+        var data = data
+        var op = dnnl_batch_normalization_desc_t()
+        let epsilon = Float(bitPattern: key.epsilonBits)
+        let flags = inference ? flags | dnnl_use_global_stats.rawValue : flags
+        dnnlCheck(dnnl_batch_normalization_forward_desc_init(
+            &op, inference ? dnnl_forward_inference : dnnl_forward_training, &data, epsilon,
+            flags), "batch_normalization_forward_desc_init \(key)")
+        return DNNLContext.shared.primitiveDesc(&op, "batch normalization forward \(key)")
+    }
+
+    static func make(_ key: BatchNormKey) -> Plan {
+        precondition(key.batch > 0 && key.channels > 0 && key.spatial > 0,
+                     "batch norm: dimensions must be positive: \(key)")
+        let context = DNNLContext.shared
+        let data = context.desc([key.batch, key.channels, key.spatial, 1], dnnl_nchw)
+        let vector = context.desc([key.channels], dnnl_a)
+        func input(_ arg: Int32, _ md: dnnl_memory_desc_t) -> (arg: Int32, edge: Edge) {
+            (arg, Edge(.input, plain: md, "batch norm \(arg)"))
+        }
+        func output(_ arg: Int32, _ md: dnnl_memory_desc_t) -> (arg: Int32, edge: Edge) {
+            (arg, Edge(.output, plain: md, "batch norm \(arg)"))
+        }
+        switch key.pass {
+        case .training, .inference:
+            let inference = key.pass == .inference
+            let pd = forwardDesc(key, data: data, inference: inference)
+            defer { dnnl_primitive_desc_destroy(pd) }
+            let statistics = inference
+                ? [input(DNNL_ARG_MEAN, vector), input(DNNL_ARG_VARIANCE, vector)]
+                : [output(DNNL_ARG_MEAN, vector), output(DNNL_ARG_VARIANCE, vector)]
+            return Plan("batch normalization forward [\(context.implementation(pd))]", pd: pd,
+                        edges: [input(DNNL_ARG_SRC, data), input(DNNL_ARG_SCALE, vector),
+                                input(DNNL_ARG_SHIFT, vector), output(DNNL_ARG_DST, data)]
+                            + statistics)
+        case .backward:
+            let hint = forwardDesc(key, data: data, inference: false)
+            defer { dnnl_primitive_desc_destroy(hint) }
+            var data = data
+            var op = dnnl_batch_normalization_desc_t()
+            dnnlCheck(dnnl_batch_normalization_backward_desc_init(
+                &op, dnnl_backward, &data, &data, Float(bitPattern: key.epsilonBits), flags),
+                "batch_normalization_backward_desc_init \(key)")
+            let pd = context.primitiveDesc(&op, hint: hint, "batch normalization backward \(key)")
+            defer { dnnl_primitive_desc_destroy(pd) }
+            return Plan("batch normalization backward [\(context.implementation(pd))]", pd: pd,
+                        edges: [input(DNNL_ARG_SRC, data), input(DNNL_ARG_DIFF_DST, data),
+                                input(DNNL_ARG_SCALE, vector), input(DNNL_ARG_MEAN, vector),
+                                input(DNNL_ARG_VARIANCE, vector), output(DNNL_ARG_DIFF_SRC, data),
+                                output(DNNL_ARG_DIFF_SCALE, vector),
+                                output(DNNL_ARG_DIFF_SHIFT, vector)])
+        }
+    }
+}

@@ -1,0 +1,306 @@
+import CDNNL
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Namespace for the Float32 CPU kernels built on oneDNN. Every pointer is a caller-owned,
+/// contiguous buffer in PyTorch's layout (NCHW activations, OIHW weights).
+///
+/// Primitives are created on first use and cached by shape, so repeated calls with the same
+/// geometry only bind pointers and execute. Calls are thread-safe; calls that share a geometry
+/// run one at a time because they share the cached memory objects and scratch buffers.
+public enum DNNL {
+    /// Sets the number of threads oneDNN (OpenMP) uses from now on.
+    ///
+    /// Call it before the first kernel: primitives already cached keep the thread partitioning
+    /// they were created with, so the cache is cleared here. The count is applied on every
+    /// calling thread, because OpenMP keeps it per thread.
+    /// - Parameter n: Threads to use; must be positive.
+    public static func setThreadCount(_ n: Int) {
+        precondition(n > 0, "DNNL.setThreadCount: thread count must be positive, got \(n)")
+        // Only effective before libgomp initialises; kept for child processes and for clarity.
+        setenv("OMP_NUM_THREADS", String(n), 1)
+        OpenMP.requestedThreads.store(n, ordering: .relaxed)
+        OpenMP.apply()
+        DNNLContext.shared.clearCache()
+    }
+}
+
+/// OpenMP's `omp_set_num_threads`, looked up at run time: the system module map links only
+/// libdnnl, which loads libgomp itself.
+enum OpenMP {
+    typealias SetNumThreads = @convention(c) (Int32) -> Void
+
+    static let requestedThreads = Atomic<Int>(0)
+
+    static let setNumThreads: SetNumThreads? = {
+        let handle = dlopen("libgomp.so.1", RTLD_NOW | RTLD_NOLOAD) ?? dlopen(nil, RTLD_NOW)
+        guard let symbol = dlsym(handle, "omp_set_num_threads") else { return nil }
+        return unsafeBitCast(symbol, to: SetNumThreads.self)
+    }()
+
+    /// Applies the requested thread count to the calling thread (OpenMP's setting is per thread).
+    @inline(__always)
+    static func apply() {
+        let n = requestedThreads.load(ordering: .relaxed)
+        if n > 0 { setNumThreads?(Int32(n)) }
+    }
+}
+
+/// Traps on a failed oneDNN call: with validated shapes a failure is a programmer error.
+@inline(__always)
+func dnnlCheck(_ status: dnnl_status_t, _ what: @autoclosure () -> String) {
+    if status != dnnl_success {
+        preconditionFailure("oneDNN \(what()) failed: \(describe(status))")
+    }
+}
+
+func describe(_ status: dnnl_status_t) -> String {
+    switch status {
+    case dnnl_success: return "success"
+    case dnnl_out_of_memory: return "out_of_memory"
+    case dnnl_invalid_arguments: return "invalid_arguments"
+    case dnnl_unimplemented: return "unimplemented"
+    case dnnl_iterator_ends: return "iterator_ends"
+    case dnnl_runtime_error: return "runtime_error"
+    case dnnl_not_required: return "not_required"
+    default: return "status \(status.rawValue)"
+    }
+}
+
+/// What a cached plan computes; the geometry is part of the key.
+enum PlanKey: Hashable {
+    case convForward(ConvGeometry, bias: Bool)
+    case convBackwardData(ConvGeometry)
+    case convBackwardWeights(ConvGeometry, bias: Bool)
+    case maxPoolForward(PoolGeometry, training: Bool)
+    case maxPoolBackward(PoolGeometry)
+    case avgPoolForward(PoolGeometry)
+    case avgPoolBackward(PoolGeometry)
+    case batchNorm(BatchNormKey)
+}
+
+/// The process-wide engine and stream, plus the cache of primitives by geometry.
+final class DNNLContext: @unchecked Sendable {
+    /// Created on first use; Swift initialises static lets once, thread-safely.
+    static let shared = DNNLContext()
+
+    let engine: dnnl_engine_t
+    let stream: dnnl_stream_t
+    private let plans = Mutex<[PlanKey: Plan]>([:])
+
+    private init() {
+        var engine: dnnl_engine_t?
+        dnnlCheck(dnnl_engine_create(&engine, dnnl_cpu, 0), "engine_create")
+        guard let engine else { preconditionFailure("oneDNN engine_create returned no engine") }
+        var stream: dnnl_stream_t?
+        dnnlCheck(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags.rawValue),
+                  "stream_create")
+        guard let stream else { preconditionFailure("oneDNN stream_create returned no stream") }
+        self.engine = engine
+        self.stream = stream
+    }
+
+    /// Returns the cached plan for `key`, building it under the lock the first time.
+    func plan(_ key: PlanKey, make: () -> Plan) -> Plan {
+        plans.withLock { plans in
+            if let plan = plans[key] { return plan }
+            let plan = make()
+            plans[key] = plan
+            return plan
+        }
+    }
+
+    func clearCache() {
+        plans.withLock { $0.removeAll() }
+    }
+
+    // MARK: Descriptor helpers
+
+    /// A Float32 (or other type) memory descriptor with the given dims and layout tag.
+    func desc(_ dims: [Int], _ tag: dnnl_format_tag_t,
+              _ type: dnnl_data_type_t = dnnl_f32) -> dnnl_memory_desc_t {
+        var md = dnnl_memory_desc_t()
+        let dims64 = dims.map { Int64($0) }
+        dnnlCheck(dnnl_memory_desc_init_by_tag(&md, Int32(dims64.count), dims64, type, tag),
+                  "memory_desc_init_by_tag \(dims)")
+        return md
+    }
+
+    /// Creates a primitive descriptor for an op descriptor (the first implementation oneDNN offers).
+    func primitiveDesc(_ opDesc: UnsafeRawPointer, hint: dnnl_primitive_desc_t? = nil,
+                       _ name: String) -> dnnl_primitive_desc_t {
+        var pd: dnnl_primitive_desc_t?
+        dnnlCheck(dnnl_primitive_desc_create(&pd, opDesc, nil, engine, hint),
+                  "primitive_desc_create (\(name))")
+        guard let pd else { preconditionFailure("oneDNN \(name): no primitive descriptor") }
+        return pd
+    }
+
+    /// The memory descriptor a primitive descriptor chose for one of its arguments.
+    func query(_ pd: dnnl_primitive_desc_t, _ what: dnnl_query_t,
+               _ name: String) -> dnnl_memory_desc_t {
+        guard let md = dnnl_primitive_desc_query_md(pd, what, 0) else {
+            preconditionFailure("oneDNN \(name): query \(what.rawValue) returned no descriptor")
+        }
+        return md.pointee
+    }
+
+    func memory(_ md: dnnl_memory_desc_t, allocate: Bool, _ name: String) -> dnnl_memory_t {
+        var md = md
+        var memory: dnnl_memory_t?
+        // DNNL_MEMORY_ALLOCATE is ((void *)(size_t)-1); DNNL_MEMORY_NONE is NULL.
+        let handle = allocate ? UnsafeMutableRawPointer(bitPattern: -1) : nil
+        dnnlCheck(dnnl_memory_create(&memory, &md, engine, handle), "memory_create (\(name))")
+        guard let memory else { preconditionFailure("oneDNN \(name): no memory object") }
+        return memory
+    }
+
+    func primitive(_ pd: dnnl_primitive_desc_t, _ name: String) -> dnnl_primitive_t {
+        var primitive: dnnl_primitive_t?
+        dnnlCheck(dnnl_primitive_create(&primitive, pd), "primitive_create (\(name))")
+        guard let primitive else { preconditionFailure("oneDNN \(name): no primitive") }
+        return primitive
+    }
+
+    func execute(_ primitive: dnnl_primitive_t, _ args: [dnnl_exec_arg_t], _ name: String) {
+        args.withUnsafeBufferPointer { args in
+            dnnlCheck(dnnl_primitive_execute(primitive, stream, Int32(args.count), args.baseAddress),
+                      "primitive_execute (\(name))")
+        }
+    }
+
+    /// The implementation oneDNN picked, e.g. "jit:avx512_core"; for diagnostics.
+    func implementation(_ pd: dnnl_primitive_desc_t) -> String {
+        var info: UnsafePointer<CChar>?
+        guard dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &info) == dnnl_success,
+              let info else { return "?" }
+        return String(cString: info)
+    }
+}
+
+/// One argument of a plan: the caller's plain buffer, and oneDNN's preferred layout when it
+/// differs, with the reorder between them.
+final class Edge {
+    enum Direction { case input, output }
+
+    let direction: Direction
+    /// Plain layout; its data handle is rebound to the caller's pointer on every call.
+    let user: dnnl_memory_t
+    /// oneDNN's layout, allocated once per plan; nil when it equals the plain layout.
+    let inner: dnnl_memory_t?
+    /// user -> inner for inputs, inner -> user for outputs.
+    let reorder: dnnl_primitive_t?
+    let reorderArgs: [dnnl_exec_arg_t]
+
+    /// Memory that the main primitive reads or writes.
+    var memory: dnnl_memory_t { inner ?? user }
+
+    init(_ direction: Direction, plain: dnnl_memory_desc_t, chosen: dnnl_memory_desc_t,
+         _ name: String) {
+        let context = DNNLContext.shared
+        self.direction = direction
+        var plain = plain
+        var chosen = chosen
+        user = context.memory(plain, allocate: false, name)
+        guard dnnl_memory_desc_equal(&plain, &chosen) == 0 else {
+            inner = nil
+            reorder = nil
+            reorderArgs = []
+            return
+        }
+        let inner = context.memory(chosen, allocate: true, name)
+        var pd: dnnl_primitive_desc_t?
+        let (from, to) = direction == .input ? (plain, chosen) : (chosen, plain)
+        withUnsafePointer(to: from) { from in
+            withUnsafePointer(to: to) { to in
+                dnnlCheck(dnnl_reorder_primitive_desc_create(&pd, from, context.engine, to,
+                                                             context.engine, nil),
+                          "reorder_primitive_desc_create (\(name))")
+            }
+        }
+        guard let pd else { preconditionFailure("oneDNN reorder (\(name)): no descriptor") }
+        defer { dnnl_primitive_desc_destroy(pd) }
+        self.inner = inner
+        reorder = context.primitive(pd, "reorder (\(name))")
+        let (source, destination) = direction == .input ? (user, inner) : (inner, user)
+        reorderArgs = [dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: source),
+                       dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: destination)]
+    }
+
+    /// An argument used in its plain layout.
+    convenience init(_ direction: Direction, plain: dnnl_memory_desc_t, _ name: String) {
+        self.init(direction, plain: plain, chosen: plain, name)
+    }
+
+    deinit {
+        if let reorder { dnnl_primitive_destroy(reorder) }
+        if let inner { dnnl_memory_destroy(inner) }
+        dnnl_memory_destroy(user)
+    }
+}
+
+/// A cached primitive with its arguments: bind the caller's pointers, reorder inputs, execute,
+/// reorder outputs.
+final class Plan: @unchecked Sendable {
+    let name: String
+    private let primitive: dnnl_primitive_t
+    private let edges: [(arg: Int32, edge: Edge)]
+    private let args: [dnnl_exec_arg_t]
+    /// Size of the workspace the caller owns (max pooling), else 0.
+    let workspaceBytes: Int
+    /// Serialises calls: they share the memory objects and the reorder buffers.
+    private let lock = Mutex(())
+
+    /// Creates the primitive from `pd`; the caller still owns (and destroys) `pd`.
+    init(_ name: String, pd: dnnl_primitive_desc_t, edges: [(arg: Int32, edge: Edge)],
+         workspaceBytes: Int = 0) {
+        self.name = name
+        self.primitive = DNNLContext.shared.primitive(pd, name)
+        self.edges = edges
+        self.args = edges.map { dnnl_exec_arg_t(arg: $0.arg, memory: $0.edge.memory) }
+        self.workspaceBytes = workspaceBytes
+    }
+
+    deinit { dnnl_primitive_destroy(primitive) }
+
+    /// Runs the plan; `bindings` must name every argument exactly once.
+    func execute(_ bindings: [(Int32, UnsafeMutableRawPointer)]) {
+        precondition(bindings.count == edges.count,
+                     "\(name): expected \(edges.count) arguments, got \(bindings.count)")
+        let context = DNNLContext.shared
+        OpenMP.apply()
+        lock.withLock { _ in
+            for (arg, pointer) in bindings {
+                guard let edge = edges.first(where: { $0.arg == arg })?.edge else {
+                    preconditionFailure("\(name): unexpected argument \(arg)")
+                }
+                dnnlCheck(dnnl_memory_set_data_handle(edge.user, pointer),
+                          "memory_set_data_handle (\(name))")
+            }
+            for (_, edge) in edges where edge.direction == .input {
+                if let reorder = edge.reorder {
+                    context.execute(reorder, edge.reorderArgs, "reorder (\(name))")
+                }
+            }
+            context.execute(primitive, args, name)
+            for (_, edge) in edges where edge.direction == .output {
+                if let reorder = edge.reorder {
+                    context.execute(reorder, edge.reorderArgs, "reorder (\(name))")
+                }
+            }
+            dnnlCheck(dnnl_stream_wait(context.stream), "stream_wait (\(name))")
+        }
+    }
+}
+
+@inline(__always)
+func raw(_ pointer: UnsafePointer<Float>) -> UnsafeMutableRawPointer {
+    UnsafeMutableRawPointer(mutating: pointer)
+}
+
+@inline(__always)
+func raw(_ pointer: UnsafeMutablePointer<Float>) -> UnsafeMutableRawPointer {
+    UnsafeMutableRawPointer(pointer)
+}

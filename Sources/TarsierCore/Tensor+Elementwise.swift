@@ -1,0 +1,130 @@
+/// Element-wise arithmetic and math functions with broadcasting, each with its gradient.
+extension Tensor {
+    /// The NumPy broadcast of two shapes.
+    public static func broadcastShape(_ a: [Int], _ b: [Int]) -> [Int] {
+        let rank = Swift.max(a.count, b.count)
+        return (0..<rank).map { i -> Int in
+            let x = i < rank - a.count ? 1 : a[i - (rank - a.count)]
+            let y = i < rank - b.count ? 1 : b[i - (rank - b.count)]
+            precondition(x == y || x == 1 || y == 1, "shapes \(a) and \(b) do not broadcast")
+            return Swift.max(x, y)
+        }
+    }
+
+    /// Sums a broadcast gradient back down to `target` (the operand's shape).
+    public func sum(toShape target: [Int]) -> Tensor {
+        if shape == target { return self }
+        let lead = rank - target.count
+        var axes: [Int] = Array(0..<lead)
+        for (i, size) in target.enumerated() where size == 1 && shape[lead + i] != 1 { axes.append(lead + i) }
+        return sum(axes: axes, keepingDimensions: true).reshaped(target)
+    }
+
+    /// Applies a unary op through the backend, recording `derivative` for autodiff.
+    func unaryOp(_ op: UnaryOp, derivative: @escaping (_ x: Tensor, _ y: Tensor, _ g: Tensor) -> Tensor) -> Tensor {
+        let x = contiguous()
+        let y = device.backend.unary(op, x)
+        return Autograd.record(y, inputs: [self]) { g in [derivative(x, y, g)] }
+    }
+
+    /// Applies a binary op through the backend with broadcasting (no autodiff).
+    func rawBinary(_ op: BinaryOp, _ other: Tensor) -> Tensor {
+        let a = contiguous(), b = other.contiguous()
+        let outShape = Tensor.broadcastShape(a.shape, b.shape)
+        return device.backend.binary(op, a, b, outputShape: outShape)
+    }
+
+    public static func + (a: Tensor, b: Tensor) -> Tensor {
+        let y = a.rawBinary(.add, b)
+        return Autograd.record(y, inputs: [a, b]) { g in [g.sum(toShape: a.shape), g.sum(toShape: b.shape)] }
+    }
+
+    public static func - (a: Tensor, b: Tensor) -> Tensor {
+        let y = a.rawBinary(.subtract, b)
+        return Autograd.record(y, inputs: [a, b]) { g in [g.sum(toShape: a.shape), (-g).sum(toShape: b.shape)] }
+    }
+
+    public static func * (a: Tensor, b: Tensor) -> Tensor {
+        let y = a.rawBinary(.multiply, b)
+        return Autograd.record(y, inputs: [a, b]) { g in
+            [a.requiresGrad ? (g * b).sum(toShape: a.shape) : nil,
+             b.requiresGrad ? (g * a).sum(toShape: b.shape) : nil]
+        }
+    }
+
+    public static func / (a: Tensor, b: Tensor) -> Tensor {
+        let y = a.rawBinary(.divide, b)
+        return Autograd.record(y, inputs: [a, b]) { g in
+            [a.requiresGrad ? (g / b).sum(toShape: a.shape) : nil,
+             b.requiresGrad ? (-(g * y) / b).sum(toShape: b.shape) : nil]
+        }
+    }
+
+    public static prefix func - (x: Tensor) -> Tensor {
+        x.unaryOp(.negate) { _, _, g in -g }
+    }
+
+    public static func + (a: Tensor, s: Double) -> Tensor { a.unaryOp(.addScalar(s)) { _, _, g in g } }
+    public static func + (s: Double, a: Tensor) -> Tensor { a + s }
+    public static func - (a: Tensor, s: Double) -> Tensor { a + (-s) }
+    public static func - (s: Double, a: Tensor) -> Tensor { (-a) + s }
+    public static func * (a: Tensor, s: Double) -> Tensor { a.unaryOp(.scale(s)) { _, _, g in g * s } }
+    public static func * (s: Double, a: Tensor) -> Tensor { a * s }
+    public static func / (a: Tensor, s: Double) -> Tensor { a * (1 / s) }
+    public static func / (s: Double, a: Tensor) -> Tensor { a.reciprocal() * s }
+
+    /// Element-wise maximum of two broadcast tensors (gradient goes to the larger; ties to `self`).
+    public func maximum(_ other: Tensor) -> Tensor {
+        let y = rawBinary(.maximum, other)
+        return Autograd.record(y, inputs: [self, other]) { [self] g in
+            let mask = self.rawBinary(.equalMask, y)
+            return [(g * mask).sum(toShape: self.shape), (g * (1 - mask)).sum(toShape: other.shape)]
+        }
+    }
+
+    /// Element-wise minimum of two broadcast tensors.
+    public func minimum(_ other: Tensor) -> Tensor { -((-self).maximum(-other)) }
+
+    /// e^x.
+    public func exp() -> Tensor { unaryOp(.exp) { _, y, g in g * y } }
+    /// Natural logarithm.
+    public func log() -> Tensor { unaryOp(.log) { x, _, g in g / x } }
+    /// Square root.
+    public func sqrt() -> Tensor { unaryOp(.sqrt) { _, y, g in g / (y * 2) } }
+    /// Absolute value (gradient sign(x), 0 at 0).
+    public func abs() -> Tensor {
+        unaryOp(.abs) { x, y, g in g * x.rawBinary(.divide, y.rawBinary(.maximum, Tensor(scalar: 1e-30, dtype: x.dtype, device: x.device))) }
+    }
+    /// x².
+    public func squared() -> Tensor { unaryOp(.square) { x, _, g in g * x * 2 } }
+    /// 1 / x.
+    public func reciprocal() -> Tensor { unaryOp(.reciprocal) { _, y, g in -(g * y * y) } }
+    /// x raised to a constant power.
+    public func pow(_ p: Double) -> Tensor {
+        unaryOp(.powScalar(p)) { x, _, g in g * x.device.backend.unary(.powScalar(p - 1), x) * p }
+    }
+    /// Clamps into [lo, hi]; the gradient passes where the value was inside.
+    public func clamped(min lo: Double, max hi: Double) -> Tensor {
+        unaryOp(.clamp(min: lo, max: hi)) { x, y, g in g * x.rawBinary(.equalMask, y) }
+    }
+    /// max(x, 0).
+    public func relu() -> Tensor { unaryOp(.relu) { x, _, g in x.device.backend.binary(.reluBackward, x, g.contiguous(), outputShape: x.shape) } }
+    /// x for x > 0, slope·x otherwise.
+    public func leakyRelu(slope: Double = 0.01) -> Tensor {
+        unaryOp(.leakyRelu(slope: slope)) { x, _, g in
+            x.device.backend.binary(.leakyReluBackward(slope: slope), x, g.contiguous(), outputShape: x.shape)
+        }
+    }
+    /// 1 / (1 + e^-x).
+    public func sigmoid() -> Tensor {
+        unaryOp(.sigmoid) { _, y, g in y.device.backend.binary(.sigmoidBackward, y, g.contiguous(), outputShape: y.shape) }
+    }
+    /// Hyperbolic tangent.
+    public func tanh() -> Tensor {
+        unaryOp(.tanh) { _, y, g in y.device.backend.binary(.tanhBackward, y, g.contiguous(), outputShape: y.shape) }
+    }
+    /// GELU with the exact erf form (PyTorch's default).
+    public func gelu() -> Tensor {
+        unaryOp(.gelu) { x, _, g in x.device.backend.binary(.geluBackward, x, g.contiguous(), outputShape: x.shape) }
+    }
+}

@@ -1,0 +1,107 @@
+import XCTest
+import TarsierCPU
+
+final class ConvTests: XCTestCase {
+    /// Runs forward, backward-data and backward-weights against the naive reference, twice
+    /// with fresh data so that cached primitives must rebind every pointer.
+    private func check(_ s: ReferenceConv.Shape, bias: Bool, seed: UInt64,
+                       file: StaticString = #filePath, line: UInt = #line) {
+        let g = ConvGeometry(batch: s.n, inChannels: s.c, inHeight: s.h, inWidth: s.w,
+                             outChannels: s.o, kernelHeight: s.kh, kernelWidth: s.kw,
+                             strideHeight: s.sh, strideWidth: s.sw, padHeight: s.ph, padWidth: s.pw,
+                             dilationHeight: s.dh, dilationWidth: s.dw, groups: s.groups)
+        XCTAssertEqual(g.outHeight, s.oh, file: file, line: line)
+        XCTAssertEqual(g.outWidth, s.ow, file: file, line: line)
+        var random = TestRandom(seed: seed)
+        for round in 0..<2 {
+            let x = random.floats(s.n * s.c * s.h * s.w)
+            let w = random.floats(s.o * s.cg * s.kh * s.kw)
+            let b = bias ? random.floats(s.o) : nil
+            let dy = random.floats(s.n * s.o * s.oh * s.ow)
+            let label = "\(g) bias \(bias) round \(round)"
+
+            var y = [Float](repeating: .nan, count: dy.count)
+            if let b {
+                DNNL.conv2dForward(g, source: x, weight: w, bias: b, destination: &y)
+            } else {
+                DNNL.conv2dForward(g, source: x, weight: w, bias: nil, destination: &y)
+            }
+            assertClose(y, ReferenceConv.forward(s, x, w, b), "forward \(label)", file: file, line: line)
+
+            var dx = [Float](repeating: .nan, count: x.count)
+            DNNL.conv2dBackwardData(g, destinationGradient: dy, weight: w, sourceGradient: &dx)
+            assertClose(dx, ReferenceConv.backwardData(s, dy, w), "backward data \(label)",
+                        file: file, line: line)
+
+            let expected = ReferenceConv.backwardWeights(s, x, dy)
+            var dw = [Float](repeating: .nan, count: w.count)
+            if bias {
+                var db = [Float](repeating: .nan, count: s.o)
+                DNNL.conv2dBackwardWeights(g, source: x, destinationGradient: dy,
+                                           weightGradient: &dw, biasGradient: &db)
+                assertClose(db, expected.b, "backward bias \(label)", file: file, line: line)
+            } else {
+                DNNL.conv2dBackwardWeights(g, source: x, destinationGradient: dy,
+                                           weightGradient: &dw, biasGradient: nil)
+            }
+            assertClose(dw, expected.w, "backward weights \(label)", file: file, line: line)
+        }
+    }
+
+    private func shape(n: Int, c: Int, h: Int, w: Int, o: Int, k: (Int, Int), s: (Int, Int) = (1, 1),
+                       p: (Int, Int) = (0, 0), d: (Int, Int) = (1, 1), groups: Int = 1)
+        -> ReferenceConv.Shape {
+        ReferenceConv.Shape(n: n, c: c, h: h, w: w, o: o, kh: k.0, kw: k.1, sh: s.0, sw: s.1,
+                            ph: p.0, pw: p.1, dh: d.0, dw: d.1, groups: groups)
+    }
+
+    func testSamePadding3x3WithBias() {
+        check(shape(n: 1, c: 3, h: 7, w: 9, o: 5, k: (3, 3), p: (1, 1)), bias: true, seed: 1)
+    }
+
+    func testStride2RectangularKernelNoBias() {
+        check(shape(n: 3, c: 5, h: 9, w: 8, o: 17, k: (3, 2), s: (2, 2), p: (1, 2)),
+              bias: false, seed: 2)
+    }
+
+    func testDilation2() {
+        check(shape(n: 3, c: 17, h: 11, w: 10, o: 5, k: (3, 3), p: (2, 2), d: (2, 2)),
+              bias: true, seed: 3)
+    }
+
+    func testTwoGroups() {
+        check(shape(n: 3, c: 10, h: 8, w: 7, o: 6, k: (3, 3), s: (2, 2), p: (1, 1), groups: 2),
+              bias: true, seed: 4)
+    }
+
+    func testDepthwise() {
+        check(shape(n: 3, c: 17, h: 9, w: 9, o: 17, k: (3, 3), s: (2, 2), p: (1, 1), groups: 17),
+              bias: false, seed: 5)
+        // Channel multiplier 2.
+        check(shape(n: 1, c: 5, h: 6, w: 7, o: 10, k: (3, 3), p: (1, 1), groups: 5),
+              bias: true, seed: 6)
+    }
+
+    func testPointwiseAndLargeKernel() {
+        check(shape(n: 3, c: 17, h: 5, w: 6, o: 5, k: (1, 1)), bias: true, seed: 7)
+        check(shape(n: 3, c: 3, h: 13, w: 12, o: 5, k: (5, 5), s: (2, 2), p: (2, 2)),
+              bias: false, seed: 8)
+    }
+
+    /// Channel counts oneDNN likes to block (multiples of 16), so the reorders run.
+    func testBlockedLayoutChannels() {
+        check(shape(n: 3, c: 32, h: 8, w: 8, o: 48, k: (3, 3), p: (1, 1)), bias: true, seed: 9)
+        check(shape(n: 1, c: 32, h: 9, w: 9, o: 32, k: (3, 3), s: (2, 2), p: (1, 1), groups: 32),
+              bias: true, seed: 10)
+    }
+
+    func testOutputSize() {
+        let g = ConvGeometry(batch: 1, inChannels: 1, inHeight: 224, inWidth: 223, outChannels: 1,
+                             kernelHeight: 7, kernelWidth: 7, strideHeight: 2, strideWidth: 2,
+                             padHeight: 3, padWidth: 3, dilationHeight: 1, dilationWidth: 1,
+                             groups: 1)
+        XCTAssertEqual(g.outHeight, 112)
+        XCTAssertEqual(g.outWidth, 112)
+        XCTAssertEqual(g.flops, 2 * 112 * 112 * 49)
+    }
+}
