@@ -17,7 +17,7 @@ let package = Package(
         .target(name: "TarsierEval", dependencies: ["TarsierSupport"]),
         .target(name: "TarsierCPU", dependencies: ["CDNNL"]),
         .target(name: "TarsierCore", dependencies: ["TarsierCPU", "TarsierSupport"]),
-        .target(name: "TarsierNN", dependencies: ["TarsierCore"]),
+        .target(name: "TarsierNN", dependencies: ["TarsierCore", "TarsierSupport"]),
         .target(name: "TarsierOptim", dependencies: ["TarsierCore", "TarsierNN"]),
         .target(name: "TarsierData", dependencies: ["TarsierSupport", "CZlib"]),
         .target(name: "TarsierVision", dependencies: ["TarsierCore", "TarsierNN"]),
@@ -38,6 +38,7 @@ let package = Package(
         .testTarget(name: "TarsierSupportTests", dependencies: ["TarsierSupport"]),
         .testTarget(name: "TarsierEvalTests", dependencies: ["TarsierEval"]),
         .testTarget(name: "TarsierTrainTests", dependencies: ["Tarsier"]),
+        .testTarget(name: "TarsierOptimTests", dependencies: ["TarsierOptim", "TarsierSupport"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -92,6 +92,8 @@ extension DNNL {
         BatchNormPlans.plan(key).execute([
             (DNNL_ARG_SRC, raw(source)), (DNNL_ARG_DIFF_DST, raw(destinationGradient)),
             (DNNL_ARG_SCALE, raw(scale)), (DNNL_ARG_MEAN, raw(mean)),
+            // oneDNN 2.6 insists on a shift argument with `use_shift` but never reads it.
+            (DNNL_ARG_SHIFT, raw(scale)),
             (DNNL_ARG_VARIANCE, raw(variance)), (DNNL_ARG_DIFF_SRC, raw(sourceGradient)),
             (DNNL_ARG_DIFF_SCALE, raw(scaleGradient)), (DNNL_ARG_DIFF_SHIFT, raw(shiftGradient)),
         ])
@@ -154,7 +156,8 @@ enum BatchNormPlans {
             defer { dnnl_primitive_desc_destroy(pd) }
             return Plan("batch normalization backward [\(context.implementation(pd))]", pd: pd,
                         edges: [input(DNNL_ARG_SRC, data), input(DNNL_ARG_DIFF_DST, data),
-                                input(DNNL_ARG_SCALE, vector), input(DNNL_ARG_MEAN, vector),
+                                input(DNNL_ARG_SCALE, vector), input(DNNL_ARG_SHIFT, vector),
+                                input(DNNL_ARG_MEAN, vector),
                                 input(DNNL_ARG_VARIANCE, vector), output(DNNL_ARG_DIFF_SRC, data),
                                 output(DNNL_ARG_DIFF_SCALE, vector),
                                 output(DNNL_ARG_DIFF_SHIFT, vector)])

@@ -13,9 +13,9 @@ import Glibc
 public enum DNNL {
     /// Sets the number of threads oneDNN (OpenMP) uses from now on.
     ///
-    /// Call it before the first kernel: primitives already cached keep the thread partitioning
-    /// they were created with, so the cache is cleared here. The count is applied on every
-    /// calling thread, because OpenMP keeps it per thread.
+    /// Call it once before the first kernel. Calling it later also works but drops the cached
+    /// primitives, because they keep the thread partitioning they were created with. The count
+    /// is applied on every calling thread, because OpenMP keeps it per thread.
     /// - Parameter n: Threads to use; must be positive.
     public static func setThreadCount(_ n: Int) {
         precondition(n > 0, "DNNL.setThreadCount: thread count must be positive, got \(n)")

@@ -5,6 +5,9 @@ import TarsierCPU
 public final class CPUBackend: ReferenceBackend {
     public override var name: String { "cpu" }
 
+    /// Sets the threads oneDNN uses; call before the first kernel runs.
+    public static func setThreadCount(_ count: Int) { DNNL.setThreadCount(count) }
+
     /// Max-pool state of oneDNN: its opaque workspace.
     final class Workspace: MaxPoolSavedState {
         let bytes: UnsafeMutableRawPointer

@@ -39,7 +39,12 @@ public struct IDXFile: Equatable, Sendable {
         }
         defer { gzclose(gz) }
         gzbuffer(gz, 1 << 18)
-        return try parse(name: path) { pointer, count in
+        let fileSize = Int(info.st_size)
+        let limit = { (headerSize: Int) -> Int in
+            // gzdirect is 1 once zlib has seen the file is not gzip-compressed.
+            gzdirect(gz) == 1 ? fileSize - headerSize : (fileSize > Int.max / 1100 ? Int.max : fileSize * 1100)
+        }
+        return try parse(name: path, payloadLimit: limit) { pointer, count in
             let n = gzread(gz, pointer, UInt32(count))
             var code: Int32 = 0
             let message = gzerror(gz, &code).map { String(cString: $0) } ?? ""
@@ -56,7 +61,7 @@ public struct IDXFile: Equatable, Sendable {
     ///   - name: The name used in error messages.
     public init(parsing data: [UInt8], name: String = "<memory>") throws {
         var position = 0
-        self = try IDXFile.parse(name: name) { pointer, count in
+        self = try IDXFile.parse(name: name, payloadLimit: { data.count - $0 }) { pointer, count in
             let n = min(count, data.count - position)
             data.withUnsafeBytes { raw in
                 if n > 0, let base = raw.baseAddress {
@@ -93,7 +98,9 @@ public struct IDXFile: Equatable, Sendable {
         return total
     }
 
-    private static func parse(name: String, _ reader: Reader) throws -> IDXFile {
+    /// Parses from `reader`; `payloadLimit` maps the header size to the most payload the
+    /// source can hold.
+    private static func parse(name: String, payloadLimit: (Int) -> Int, _ reader: Reader) throws -> IDXFile {
         var magic = [UInt8](repeating: 0, count: 4)
         let got = try magic.withUnsafeMutableBytes { try readFully(reader, into: $0) }
         if got < 4 {
@@ -128,22 +135,21 @@ public struct IDXFile: Equatable, Sendable {
             }
             payloadCount = product
         }
-        // Grow the payload in chunks so a lying header cannot force a huge allocation.
-        let chunk = 1 << 22
-        var payload: [UInt8] = []
-        payload.reserveCapacity(min(payloadCount, chunk))
-        while payload.count < payloadCount {
-            let want = min(chunk, payloadCount - payload.count)
-            let start = payload.count
-            payload.append(contentsOf: repeatElement(0, count: want))
-            let n = try payload.withUnsafeMutableBytes {
-                try readFully(reader, into: UnsafeMutableRawBufferPointer(rebasing: $0[start...]))
-            }
-            if n < want {
-                throw DatasetError(kind: .truncated, file: name,
-                                   detail: "dimensions \(dimensions) need \(payloadCount) payload bytes, "
-                                       + "found \(start + n)")
-            }
+        // A lying header must not force a huge allocation: deflate expands at most ~1032x,
+        // and an uncompressed file holds exactly its payload.
+        if payloadCount > payloadLimit(4 + 4 * rank) {
+            throw DatasetError(kind: .truncated, file: name,
+                               detail: "dimensions \(dimensions) need \(payloadCount) payload bytes, "
+                                   + "more than the file can hold")
+        }
+        var gotPayload = 0
+        let payload = try [UInt8](unsafeUninitializedCapacity: payloadCount) { buffer, initialized in
+            gotPayload = try readFully(reader, into: UnsafeMutableRawBufferPointer(buffer))
+            initialized = gotPayload
+        }
+        if gotPayload < payloadCount {
+            throw DatasetError(kind: .truncated, file: name,
+                               detail: "dimensions \(dimensions) need \(payloadCount) payload bytes, found \(gotPayload)")
         }
         var extra: [UInt8] = [0]
         if try extra.withUnsafeMutableBytes({ try readFully(reader, into: $0) }) > 0 {

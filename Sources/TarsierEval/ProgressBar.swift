@@ -30,6 +30,7 @@ public final class ProgressBar {
     private var nextPercent: Int
     private var lastLineLength = 0
     private var finished = false
+    private var last: (step: Int, images: Int?, loss: Double?, accuracy: Double?)?
 
     /// Creates a progress bar; the clock starts now.
     /// - Parameters:
@@ -69,6 +70,7 @@ public final class ProgressBar {
     ///   - accuracy: The running accuracy in [0, 1] to show.
     public func update(step: Int, images: Int? = nil, loss: Double? = nil, accuracy: Double? = nil) {
         guard !finished else { return }
+        last = (step, images, loss, accuracy)
         let now = clock()
         let line = render(step: step, images: images, loss: loss, accuracy: accuracy, now: now)
         if isTerminal {
@@ -87,10 +89,13 @@ public final class ProgressBar {
     }
 
     /// Prints the final state and ends the line; later updates are ignored.
+    ///
+    /// Figures not given repeat those of the last `update`.
     public func finish(step: Int? = nil, images: Int? = nil, loss: Double? = nil, accuracy: Double? = nil) {
         guard !finished else { return }
-        let steps = step ?? totalSteps
-        let line = render(step: steps, images: images, loss: loss, accuracy: accuracy, now: clock())
+        let steps = step ?? last?.step ?? totalSteps
+        let line = render(step: steps, images: images ?? last?.images, loss: loss ?? last?.loss,
+                          accuracy: accuracy ?? last?.accuracy, now: clock())
         if isTerminal {
             output("\r" + line + String(repeating: " ", count: max(0, lastLineLength - line.count)) + "\n")
         } else if nextPercent <= 100 || loss != nil || accuracy != nil {

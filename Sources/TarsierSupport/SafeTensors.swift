@@ -87,6 +87,15 @@ public struct SafeTensorsEntry: Equatable, Sendable {
         }
     }
 
+    /// The values converted to `Double`; `F64`, `F32`, `F16` and `BF16` are supported.
+    public func doubles() throws -> [Double] {
+        if dtype == .f64 {
+            try checkSize()
+            return decode(UInt64.self) { Double(bitPattern: $0) }
+        }
+        return try floats().map(Double.init)
+    }
+
     /// The values converted to `Int64`; integer and `BOOL` types are supported.
     public func integers() throws -> [Int64] {
         try checkSize()

@@ -4,6 +4,7 @@ import TarsierNN
 /// Error for a model name the zoo does not know.
 public struct UnknownModelError: Error, CustomStringConvertible {
     public let name: String
+    public init(name: String) { self.name = name }
     public var description: String {
         "unknown model '\(name)'; valid models: \(ModelZoo.names.joined(separator: ", "))"
     }

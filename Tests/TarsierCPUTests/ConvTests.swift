@@ -105,3 +105,49 @@ final class ConvTests: XCTestCase {
         XCTAssertEqual(g.flops, 2 * 112 * 112 * 49)
     }
 }
+
+final class ConvConcurrencyTests: XCTestCase {
+    /// Calls sharing one cached plan from several threads must not mix up their buffers.
+    func testConcurrentCallsWithSameGeometry() {
+        let g = ConvGeometry(batch: 1, inChannels: 16, inHeight: 6, inWidth: 6, outChannels: 16,
+                             kernelHeight: 3, kernelWidth: 3, strideHeight: 1, strideWidth: 1,
+                             padHeight: 1, padWidth: 1, dilationHeight: 1, dilationWidth: 1,
+                             groups: 1)
+        let s = ReferenceConv.Shape(n: 1, c: 16, h: 6, w: 6, o: 16, kh: 3, kw: 3, sh: 1, sw: 1,
+                                    ph: 1, pw: 1, dh: 1, dw: 1, groups: 1)
+        let tasks = 8
+        var random = TestRandom(seed: 77)
+        let inputs = (0..<tasks).map { _ in random.floats(16 * 36) }
+        let weight = random.floats(16 * 16 * 9)
+        let outputs = UnsafeMutablePointer<Float>.allocate(capacity: tasks * 16 * 36)
+        defer { outputs.deallocate() }
+        DispatchQueue.concurrentPerform(iterations: tasks) { t in
+            for _ in 0..<5 {
+                DNNL.conv2dForward(g, source: inputs[t], weight: weight, bias: nil,
+                                   destination: outputs + t * 16 * 36)
+            }
+        }
+        for t in 0..<tasks {
+            let actual = Array(UnsafeBufferPointer(start: outputs + t * 16 * 36, count: 16 * 36))
+            assertClose(actual, ReferenceConv.forward(s, inputs[t], weight, nil), "task \(t)")
+        }
+    }
+
+    /// Changing the thread count drops cached primitives; results must not change.
+    func testThreadCountChange() {
+        let g = ConvGeometry(batch: 3, inChannels: 5, inHeight: 7, inWidth: 7, outChannels: 17,
+                             kernelHeight: 3, kernelWidth: 3, strideHeight: 2, strideWidth: 2,
+                             padHeight: 1, padWidth: 1, dilationHeight: 1, dilationWidth: 1,
+                             groups: 1)
+        let s = ReferenceConv.Shape(n: 3, c: 5, h: 7, w: 7, o: 17, kh: 3, kw: 3, sh: 2, sw: 2,
+                                    ph: 1, pw: 1, dh: 1, dw: 1, groups: 1)
+        var random = TestRandom(seed: 78)
+        let x = random.floats(3 * 5 * 49), w = random.floats(17 * 5 * 9), b = random.floats(17)
+        for threads in [1, 2] {
+            DNNL.setThreadCount(threads)
+            var y = [Float](repeating: .nan, count: 3 * 17 * 16)
+            DNNL.conv2dForward(g, source: x, weight: w, bias: b, destination: &y)
+            assertClose(y, ReferenceConv.forward(s, x, w, b), "threads \(threads)")
+        }
+    }
+}

@@ -1,0 +1,32 @@
+# Tarsier: `make demo` trains the default model on Fashion-MNIST; `make test` runs the test suite.
+# Both install the Debian packages they need first (as root, on a fresh Debian 12 with Swift).
+
+APT_PACKAGES := libdnnl-dev zlib1g-dev dataset-fashion-mnist
+SWIFT ?= swift
+RELEASE_FLAGS := -c release
+BIN := .build/release/tarsier
+
+.PHONY: deps build demo test best clean
+
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	$(SWIFT) build $(RELEASE_FLAGS) --product tarsier
+
+demo: build
+	$(BIN) train
+
+best: build
+	$(BIN) train --preset best
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+clean:
+	rm -rf .build

@@ -1,0 +1,59 @@
+import TarsierCore
+import TarsierNN
+import TarsierData
+import TarsierEval
+
+/// Predictions of a model on a whole dataset.
+public struct EvaluationResult: Sendable {
+    public var labels: [Int]
+    public var predictions: [Int]
+    /// Mean loss (cross-entropy without smoothing).
+    public var loss: Double
+    public var topFiveAccuracy: Double
+    public var classNames: [String]
+
+    /// Fraction of correct predictions.
+    public var accuracy: Double {
+        labels.isEmpty ? 0 : Double(zip(labels, predictions).filter { $0 == $1 }.count) / Double(labels.count)
+    }
+
+    /// The per-class precision/recall/F1 report.
+    public var report: ClassificationReport {
+        ClassificationReport(labels: labels, predictions: predictions, classNames: classNames)
+    }
+
+    /// The confusion matrix (rows: true labels, columns: predictions).
+    public var confusionMatrix: ConfusionMatrix {
+        ConfusionMatrix(classCount: classNames.count, labels: labels, predictions: predictions)
+    }
+}
+
+/// Runs a model in evaluation mode, without recording gradients, over a dataset.
+public enum Evaluator {
+    /// Evaluates `model` on `dataset` normalised with `mean`/`std`; restores the model's mode afterwards.
+    public static func evaluate(_ model: Module, on dataset: ImageClassificationSet, batchSize: Int = 1000,
+                                mean: [Float], std: [Float]) throws -> EvaluationResult {
+        let wasTraining = model.isTraining
+        model.eval()
+        defer { model.train(wasTraining) }
+        let loader = InMemoryBatchLoader(dataset: dataset, batchSize: batchSize, shuffle: false, mean: mean, std: std)
+        var predictions: [Int] = [], labels: [Int] = []
+        var lossSum = 0.0, topFive = 0.0
+        try Autograd.withNoGrad {
+            for batch in loader {
+                let logits = try model(Tensor(shape: batch.shape, data: batch.images))
+                predictions += logits.argmax(axis: 1)
+                labels += batch.labels
+                lossSum += try Loss.crossEntropy(logits, labels: batch.labels, reduction: .sum).item()
+                let classCount = logits.shape[1]
+                if classCount >= 5 {
+                    topFive += ScoreMetrics.topKAccuracy(scores: logits.toArray(), classCount: classCount,
+                                                         labels: batch.labels, k: 5) * Double(batch.count)
+                }
+            }
+        }
+        let n = Double(max(labels.count, 1))
+        return EvaluationResult(labels: labels, predictions: predictions, loss: lossSum / n,
+                                topFiveAccuracy: topFive / n, classNames: dataset.classNames)
+    }
+}

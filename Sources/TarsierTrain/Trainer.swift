@@ -1,0 +1,147 @@
+import TarsierCore
+import TarsierNN
+import TarsierOptim
+import TarsierData
+import TarsierVision
+import TarsierEval
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The outcome of a run.
+public struct TrainingResult: Sendable {
+    public var epochs: [EpochSummary]
+    /// Evaluation of the final model on the test set.
+    public var finalEvaluation: EvaluationResult
+    /// Training seconds (evaluation excluded) until the test accuracy first reached 90/92/93/94%.
+    public var secondsToAccuracy: [Int: Double]
+}
+
+/// Trains an image classifier: the loop of forward, loss, backward and optimiser step, with
+/// evaluation after each epoch and events to callbacks (progress, logs, checkpoints, reports).
+public final class Trainer {
+    public let options: TrainingOptions
+    public let model: Module
+    public let optimizer: OptimizerBase
+    public let trainSet: ImageClassificationSet
+    public let testSet: ImageClassificationSet
+    /// Normalisation applied to pixels in [0, 1], per channel.
+    public let mean: [Float], std: [Float]
+    public var callbacks: [TrainingCallback] = []
+    private let learningRateFactor: (Int) -> Double
+
+    /// Builds the model, optimiser and schedule that `options` name.
+    public init(options: TrainingOptions, trainSet: ImageClassificationSet, testSet: ImageClassificationSet,
+                mean: [Float], std: [Float]) throws {
+        guard options.epochs > 0, options.batchSize > 0, options.learningRate > 0 else {
+            throw TrainingError.invalidOption("epochs, batch size and learning rate must be positive")
+        }
+        guard trainSet.classNames.count == testSet.classNames.count else {
+            throw TrainingError.invalidOption("train and test sets have different classes")
+        }
+        self.options = options
+        self.trainSet = trainSet
+        self.testSet = testSet
+        self.mean = mean
+        self.std = std
+        RandomState.seed(options.seed)
+        model = try ModelZoo.make(options.model, classCount: trainSet.classNames.count,
+                                  inputChannels: trainSet.channels)
+        optimizer = try Trainer.makeOptimizer(options, model: model)
+        let steps = options.epochs * (trainSet.count / options.batchSize)
+        learningRateFactor = try ScheduleFactory.make(name: options.schedule, totalSteps: max(steps, 1),
+                                                      warmupFraction: options.warmupFraction)
+    }
+
+    /// Weights of rank > 1 are decayed; biases and batch-norm parameters are not (as the anchor recipe).
+    static func makeOptimizer(_ o: TrainingOptions, model: Module) throws -> OptimizerBase {
+        let params = model.trainableParameters()
+        let groups = [ParameterGroup(name: "decay", parameters: params.filter { $0.rank > 1 }, weightDecay: o.weightDecay),
+                      ParameterGroup(name: "no_decay", parameters: params.filter { $0.rank <= 1 }, weightDecay: 0)]
+        switch o.optimizer {
+        case "sgd":
+            return SGD(groups: groups, learningRate: o.learningRate, momentum: o.momentum, nesterov: o.nesterov && o.momentum > 0)
+        case "adam":
+            return Adam(groups: groups, learningRate: o.learningRate)
+        case "adamw":
+            return AdamW(groups: groups, learningRate: o.learningRate)
+        default:
+            throw TrainingError.invalidOption("unknown optimizer '\(o.optimizer)'; valid optimizers: sgd, adam, adamw")
+        }
+    }
+
+    /// Trains for `options.epochs` epochs.
+    public func run() throws -> TrainingResult {
+        let loader = InMemoryBatchLoader(dataset: trainSet, batchSize: options.batchSize, shuffle: true, seed: options.seed,
+                                         dropLast: true, mean: mean, std: std,
+                                         augmentation: Augmentation(cropPadding: options.cropPadding,
+                                                                    horizontalFlipProbability: options.horizontalFlip ? 0.5 : 0),
+                                         prefetch: 1)
+        let stepsPerEpoch = loader.batchCount
+        var summaries: [EpochSummary] = []
+        var reached: [Int: Double] = [:]
+        var trainingSeconds = 0.0
+        var globalStep = 0
+        var lastEvaluation: EvaluationResult?
+        model.train()
+        for epoch in 0..<options.epochs {
+            var epochLoader = loader
+            epochLoader.epoch = epoch
+            callbacks.forEach { $0.epochWillStart(epoch: epoch, of: options.epochs, steps: stepsPerEpoch) }
+            let start = monotonicSeconds()
+            var lossSum = 0.0, correct = 0, seen = 0
+            var lr = 0.0
+            for (step, batch) in epochLoader.enumerated() {
+                let factor = learningRateFactor(globalStep)
+                for i in optimizer.groups.indices {
+                    optimizer.groups[i].learningRate = (optimizer.groups[i].baseLearningRate ?? options.learningRate) * factor
+                }
+                lr = options.learningRate * factor
+                let x = Tensor(shape: batch.shape, data: batch.images)
+                let logits = try model(x)
+                let loss = try Loss.crossEntropy(logits, labels: batch.labels, labelSmoothing: options.labelSmoothing)
+                let lossValue = loss.item()
+                guard lossValue.isFinite else {
+                    throw TrainingError.nonFiniteLoss(epoch: epoch + 1, step: globalStep + 1, value: lossValue)
+                }
+                optimizer.zeroGrad()
+                loss.backward()
+                optimizer.step()
+                globalStep += 1
+                lossSum += lossValue * Double(batch.count)
+                correct += zip(logits.argmax(axis: 1), batch.labels).filter { $0 == $1 }.count
+                seen += batch.count
+                let event = BatchEvent(epoch: epoch, step: step, stepsPerEpoch: stepsPerEpoch, loss: lossValue,
+                                       runningAccuracy: Double(correct) / Double(seen), imagesSeen: seen,
+                                       learningRate: lr)
+                callbacks.forEach { $0.batchDidEnd(event) }
+            }
+            let epochSeconds = monotonicSeconds() - start
+            trainingSeconds += epochSeconds
+            let evaluation = try Evaluator.evaluate(model, on: testSet, batchSize: options.evaluationBatchSize,
+                                                    mean: mean, std: std)
+            lastEvaluation = evaluation
+            for threshold in [90, 92, 93, 94] where reached[threshold] == nil && evaluation.accuracy * 100 >= Double(threshold) {
+                reached[threshold] = trainingSeconds
+            }
+            let summary = EpochSummary(epoch: epoch, trainLoss: lossSum / Double(max(seen, 1)),
+                                       trainAccuracy: Double(correct) / Double(max(seen, 1)), testLoss: evaluation.loss,
+                                       testAccuracy: evaluation.accuracy, testTopFiveAccuracy: evaluation.topFiveAccuracy,
+                                       learningRate: lr, epochSeconds: epochSeconds, trainingSeconds: trainingSeconds,
+                                       imagesPerSecond: Double(seen) / max(epochSeconds, 1e-9))
+            summaries.append(summary)
+            for callback in callbacks { try callback.epochDidEnd(summary, trainer: self, evaluation: evaluation) }
+        }
+        guard let finalEvaluation = lastEvaluation else { throw TrainingError.invalidOption("no epoch ran") }
+        let result = TrainingResult(epochs: summaries, finalEvaluation: finalEvaluation, secondsToAccuracy: reached)
+        for callback in callbacks { try callback.trainingDidEnd(result, trainer: self) }
+        return result
+    }
+}
+
+/// Seconds from a monotonic clock.
+func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}

@@ -1,0 +1,31 @@
+import ArgumentParser
+import Tarsier
+import Foundation
+
+@main
+struct TarsierCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tarsier",
+        abstract: "Train, evaluate and run convolutional networks for computer vision.",
+        subcommands: [TrainCommand.self, EvalCommand.self, ForwardCommand.self, ModelsCommand.self])
+}
+
+/// Prints a user error on one line and exits non-zero, without a stack trace.
+func fail(_ error: Error) -> Never {
+    let message: String
+    if let e = error as? CustomStringConvertible { message = e.description } else { message = "\(error)" }
+    FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+    exit(1)
+}
+
+/// Runs `body`, turning thrown errors into one-line messages.
+func runReportingErrors(_ body: () throws -> Void) {
+    do { try body() } catch let error as CleanExit { TarsierCommand.exit(withError: error) }
+    catch let error as ExitCode { TarsierCommand.exit(withError: error) }
+    catch { fail(error) }
+}
+
+/// Sets oneDNN/OpenMP threads before the first kernel runs.
+func configureThreads(_ threads: Int) {
+    CPUBackend.setThreadCount(threads)
+}

@@ -1,0 +1,101 @@
+import ArgumentParser
+import Tarsier
+import Foundation
+
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a model on Fashion-MNIST (the default) and report its test accuracy.")
+
+    @Option(help: "A preset: default, best, lenet.") var preset = "default"
+    @Option(help: "Model: \(ModelZoo.names.joined(separator: ", ")).") var model: String?
+    @Option(help: "Number of epochs.") var epochs: Int?
+    @Option(name: .customLong("batch-size"), help: "Images per batch.") var batchSize: Int?
+    @Option(help: "Optimizer: sgd, adam, adamw.") var optimizer: String?
+    @Option(name: [.customLong("lr"), .customLong("learning-rate")], help: "Peak learning rate.") var learningRate: Double?
+    @Option(name: .customLong("weight-decay"), help: "Weight decay (weights of rank > 1).") var weightDecay: Double?
+    @Option(help: "LR schedule: \(ScheduleFactory.names.joined(separator: ", ")).") var schedule: String?
+    @Option(name: .customLong("label-smoothing"), help: "Label smoothing for cross-entropy.") var labelSmoothing: Double?
+    @Option(help: "Random seed.") var seed: UInt64?
+    @Option(help: "CPU threads.") var threads: Int?
+    @Option(help: "Fashion-MNIST directory (IDX files, .gz or not).") var data = FashionMNIST.defaultDirectory
+    @Option(help: "Run folder (default runs/<model>-<time>).") var output: String?
+
+    func run() throws {
+        runReportingErrors {
+            var o = try TrainingOptions.preset(preset)
+            if let model { o.model = model }
+            if let epochs { o.epochs = epochs }
+            if let batchSize { o.batchSize = batchSize }
+            if let optimizer { o.optimizer = optimizer }
+            if let learningRate { o.learningRate = learningRate }
+            if let weightDecay { o.weightDecay = weightDecay }
+            if let schedule { o.schedule = schedule }
+            if let labelSmoothing { o.labelSmoothing = labelSmoothing }
+            if let seed { o.seed = seed }
+            if let threads { o.threads = threads }
+            guard ModelZoo.names.contains(o.model) else { throw UnknownModelError(name: o.model) }
+            configureThreads(o.threads)
+
+            let trainSet = try FashionMNIST.load(directory: data, split: .train)
+            let testSet = try FashionMNIST.load(directory: data, split: .test)
+            let folder = output ?? "runs/\(o.model)-\(Self.timestamp())"
+            print("training \(o.model) on Fashion-MNIST (\(trainSet.count) train / \(testSet.count) test images), "
+                  + "\(o.epochs) epochs, batch \(o.batchSize), \(o.optimizer) lr \(o.learningRate) \(o.schedule), "
+                  + "\(o.threads) threads; run folder \(folder)")
+            let trainer = try Trainer(options: o, trainSet: trainSet, testSet: testSet,
+                                      mean: [FashionMNIST.mean], std: [FashionMNIST.std])
+            let runFolder = try RunFolderCallback(directory: folder, options: o, classNames: trainSet.classNames)
+            trainer.callbacks = [ProgressCallback(), runFolder]
+            let result = try trainer.run()
+            print("")
+            print(ReportText.render(result.finalEvaluation))
+            let reached = [90, 92, 93, 94].map { t in
+                result.secondsToAccuracy[t].map { String(format: "%d%% after %.0f s", t, $0) } ?? "\(t)%: not reached"
+            }
+            print("time to accuracy (training seconds): " + reached.joined(separator: ", "))
+            print("wrote \(folder)/{model.safetensors, metrics.jsonl, report.txt, report.json, predictions.csv}")
+        }
+    }
+
+    static func timestamp() -> String {
+        let f = DateFormatter()
+        f.dateFormat = "yyyyMMdd-HHmmss"
+        return f.string(from: Date())
+    }
+}
+
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval", abstract: "Re-evaluate a saved checkpoint on the Fashion-MNIST test set.")
+
+    @Option(help: "A model.safetensors written by `tarsier train`.") var checkpoint: String
+    @Option(help: "Fashion-MNIST directory.") var data = FashionMNIST.defaultDirectory
+    @Option(help: "CPU threads.") var threads = 2
+
+    func run() throws {
+        runReportingErrors {
+            configureThreads(threads)
+            let ckpt = try Checkpoint.load(from: checkpoint)
+            let testSet = try FashionMNIST.load(directory: data, split: .test)
+            let evaluation = try Evaluator.evaluate(ckpt.model, on: testSet, mean: ckpt.mean, std: ckpt.std)
+            print("\(ckpt.modelName) from \(checkpoint) (epoch \(ckpt.epoch))")
+            print(ReportText.render(evaluation))
+        }
+    }
+}
+
+struct ModelsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "models", abstract: "List the model zoo.")
+
+    func run() throws {
+        runReportingErrors {
+            for name in ModelZoo.names {
+                let channels = name == "resnet9s" || name == "lenet5" ? 1 : 3
+                let m = try ModelZoo.make(name, classCount: name.hasPrefix("resnet") && name != "resnet9s" ? 1000 : 10,
+                                          inputChannels: channels)
+                print(name.padding(toLength: 12, withPad: " ", startingAt: 0) + "\(m.parameterCount) parameters")
+            }
+        }
+    }
+}
