@@ -15,7 +15,7 @@ extension Tensor {
             if a.requiresGrad || self.requiresGrad {
                 // d(op(A)) = G · op(B)ᵀ, transposed back when A was used transposed.
                 ga = transposeSelf
-                    ? backend.matmul(b, gc, transposeA: !transposeOther, transposeB: true)
+                    ? backend.matmul(b, gc, transposeA: transposeOther, transposeB: true)
                     : backend.matmul(gc, b, transposeA: false, transposeB: !transposeOther)
             }
             if other.requiresGrad {

@@ -77,11 +77,12 @@ public class Adam: OptimizerBase {
         }
     }
 
-    private func apply<T: KernelScalar>(_ u: ParameterUpdate, _ type: T.Type) {
+    private func apply<T: LaneScalar>(_ u: ParameterUpdate, _ type: T.Type) {
         let p = u.parameterPointer(as: T.self)
         let g = u.gradientPointer(as: T.self)
         let m = u.zeroedBuffer(named: "exp_avg", as: T.self)
         let v = u.zeroedBuffer(named: "exp_avg_sq", as: T.self)
+        let vmax = amsgrad ? u.zeroedBuffer(named: "max_exp_avg_sq", as: T.self) : nil
         let n = u.count
         let beta1 = u.momentum ?? betas.0, beta2 = betas.1
         // Bias corrections in Double, as PyTorch computes them with Python floats.
@@ -90,38 +91,36 @@ public class Adam: OptimizerBase {
         let correction2Sqrt = T((1 - Double.pow(beta2, t)).squareRoot())
         let b1 = T(beta1), b2 = T(beta2), c1 = T(1 - beta1), c2 = T(1 - beta2), eps = T(epsilon)
         let sign: T = maximize ? -1 : 1
-        var l2: T = 0
+        // One of the two weight decays applies; the other is the identity (×1, +0·p).
+        var l2: T = 0, shrink: T = 1
         if u.weightDecay != 0 {
-            if decoupledWeightDecay {
-                let shrink = T(1 - u.learningRate * u.weightDecay)
-                for i in 0..<n { p[i] *= shrink }
-            } else {
-                l2 = T(u.weightDecay)
-            }
+            if decoupledWeightDecay { shrink = T(1 - u.learningRate * u.weightDecay) } else { l2 = T(u.weightDecay) }
         }
-        if amsgrad {
-            let vmax = u.zeroedBuffer(named: "max_exp_avg_sq", as: T.self)
-            for i in 0..<n {
-                let gi = sign * g[i] + l2 * p[i]
-                let mi = b1 * m[i] + c1 * gi
-                let vi = b2 * v[i] + c2 * gi * gi
+        @inline(__always) func block(_ i: Int, _ lanes: Int) {
+            let pi = loadLanes(p, i, lanes)
+            let gi = sign * loadLanes(g, i, lanes) + l2 * pi
+            let mi = b1 * loadLanes(m, i, lanes) + c1 * gi
+            let vi = b2 * loadLanes(v, i, lanes) + c2 * gi * gi
+            storeLanes(mi, m, i, lanes)
+            storeLanes(vi, v, i, lanes)
+            var second = vi
+            if let vmax {
                 // Written so a NaN second moment propagates, as torch.maximum does.
-                let vhat = vmax[i] >= vi ? vmax[i] : vi
-                m[i] = mi
-                v[i] = vi
-                vmax[i] = vhat
-                p[i] -= stepSize * (mi / (vhat.squareRoot() / correction2Sqrt + eps))
+                let previous = loadLanes(vmax, i, lanes)
+                second = vi.replacing(with: previous, where: previous .>= vi)
+                storeLanes(second, vmax, i, lanes)
             }
-        } else {
-            for i in 0..<n {
-                let gi = sign * g[i] + l2 * p[i]
-                let mi = b1 * m[i] + c1 * gi
-                let vi = b2 * v[i] + c2 * gi * gi
-                m[i] = mi
-                v[i] = vi
-                p[i] -= stepSize * (mi / (vi.squareRoot() / correction2Sqrt + eps))
-            }
+            let denominator = T.squareRoot(second) / correction2Sqrt + eps
+            storeLanes(pi * shrink - stepSize * (mi / denominator), p, i, lanes)
         }
+        // Whole vectors first (the lane count is a constant there), then one partial vector.
+        let width = T.Lanes.scalarCount
+        var i = 0
+        while i + width <= n {
+            block(i, width)
+            i += width
+        }
+        if i < n { block(i, n - i) }
     }
 }
 

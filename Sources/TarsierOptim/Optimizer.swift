@@ -209,7 +209,7 @@ open class OptimizerBase: Optimizer {
     /// Replaces all state with `state`, validating every key and size first.
     public func loadStateDict(_ state: OptimizerState) throws {
         let known = Set(stateBufferNames)
-        var fresh: [[ParameterState]] = groups.map { $0.parameters.map { _ in ParameterState() } }
+        let fresh: [[ParameterState]] = groups.map { $0.parameters.map { _ in ParameterState() } }
         func locate(_ key: String, parts: ArraySlice<Substring>) throws -> (Int, Int) {
             guard parts.count == 2, let g = Int(parts[parts.startIndex]), let i = Int(parts[parts.startIndex + 1]) else {
                 throw OptimizerStateError("key '\(key)' is not '<group>.<index>[.<buffer>]'")

@@ -411,7 +411,10 @@ public enum SafeTensors {
                 let DecodingError.keyNotFound(_, context), let DecodingError.dataCorrupted(context) {
             let key = context.codingPath.first?.stringValue
             let path = context.codingPath.map(\.stringValue).joined(separator: ".")
-            throw fail(.invalidHeader, key, "header JSON is malformed at '\(path)': \(context.debugDescription)")
+            var reason = context.debugDescription
+            while reason.hasSuffix(".") { reason.removeLast() }
+            throw fail(.invalidHeader, key, "header JSON is malformed" + (path.isEmpty ? "" : " at '\(path)'")
+                + " (\(reason))")
         } catch {
             throw fail(.invalidHeader, nil, "header JSON is malformed: \(error)")
         }

@@ -249,6 +249,21 @@ final class AutogradTests: XCTestCase {
         assertClose(try XCTUnwrap(x.grad).toDoubleArray(), xValues.map { 8 * $0 }, "d/dx (2x)² = 8x")
     }
 
+    func testTiedMaximaShareTheGradient() throws {
+        let x = Tensor.ref([2, 3], [1, 3, 3, 2, 2, 0]).requiringGrad()
+        x.max(axes: [1]).backward(gradient: .ref([2], [6, 4]))
+        assertClose(try XCTUnwrap(x.grad).toDoubleArray(), [0, 3, 3, 2, 2, 0], "equal shares among ties")
+        // Max pooling routes a tied window's gradient to its first maximum, as PyTorch.
+        let image = Tensor.ref([1, 1, 2, 2], [5, 5, 5, 5]).requiringGrad()
+        image.maxPool2d(kernel: (2, 2)).backward(gradient: .ref([1, 1, 1, 1], [1]))
+        assertClose(try XCTUnwrap(image.grad).toDoubleArray(), [1, 0, 0, 0], "first maximum")
+        // maximum(a, b): ties go to the first operand.
+        let a = Tensor.ref([2], [1, 2]).requiringGrad(), b = Tensor.ref([2], [1, 3]).requiringGrad()
+        a.maximum(b).sum().backward()
+        assertClose(try XCTUnwrap(a.grad).toDoubleArray(), [1, 0], "a")
+        assertClose(try XCTUnwrap(b.grad).toDoubleArray(), [0, 1], "b")
+    }
+
     /// Regression for `Tensor.matmul(_:transposeSelf:transposeOther:)`: the gradient of a transposed left
     /// operand. Y = Aᵀ·B with A [k=2, m=3] and B [k=2, n=4]; dL/dA = B·Gᵀ has A's shape [2, 3].
     func testMatmulGradientOfTransposedLeftOperand() throws {

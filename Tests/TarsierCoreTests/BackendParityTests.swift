@@ -137,6 +137,11 @@ final class BackendParityTests: XCTestCase {
             ParityCase("maxPool2d 3x3 s2 p1 ceil", [InputSpec([1, 3, 8, 9])], single: {
                 $0[0].maxPool2d(kernel: (3, 3), stride: (2, 2), padding: (1, 1), ceilMode: true)
             }),
+            // After relu most values are 0: ties, which both backends must route to the first maximum
+            // (PyTorch's rule).
+            ParityCase("maxPool2d 3x3 s2 p1 after relu (ties)", [InputSpec([3, 5, 9, 10], .uniform(-1, 0.3))], single: {
+                $0[0].relu().maxPool2d(kernel: (3, 3), stride: (2, 2), padding: (1, 1))
+            }),
             ParityCase("avgPool2d 3x3 s2 p1 include pad", [x], single: {
                 $0[0].avgPool2d(kernel: (3, 3), stride: (2, 2), padding: (1, 1), countIncludePad: true)
             }),
@@ -218,8 +223,8 @@ final class BackendParityTests: XCTestCase {
 
     /// The parity harness must notice a disagreement between the backends.
     func testHarnessDetectsADisagreement() {
-        let c = ParityCase("device-dependent result", [InputSpec([4])], single: { x in
-            x.device == .cpu ? x * 1.001 : x
+        let c = ParityCase("device-dependent result", [InputSpec([4])], single: { inputs in
+            inputs[0].device == .cpu ? inputs[0] * 1.001 : inputs[0]
         })
         XCTAssertFalse(Parity.run(c).isEmpty)
     }

@@ -56,6 +56,7 @@ enum GradCheckTable {
     static let exemptSourceNames: Set<String> = [
         "argmax", "broadcastShape", "contiguousStrides", "axis", "toArray", "toDoubleArray", "item",
         "detached", "uniform", "normal", "assign", "withMutableFloats", "backward", "requiringGrad",
+        "safeTensorsEntry",
     ]
 
     // Domains for the binary-op tables: `a` and `b` never tie (grids offset by half a step).
@@ -81,13 +82,13 @@ enum GradCheckTable {
                 e.append(.init("\(op) \(base) with \(shape)", .elementwise, ops: [op],
                                [InputSpec(base, gridA), InputSpec(shape, bDomain)]) { f($0[0], $0[1]) })
             }
+            let viewDomain: ValueDomain = op == "/" ? divisor : gridB
             // Broadcast operand first.
-            let aDomain: ValueDomain = op == "/" ? divisor : gridB
             e.append(.init("\(op) [3, 1] with \(base)", .elementwise, ops: [op],
                            [InputSpec([3, 1], gridB), InputSpec(base, op == "/" ? divisor : gridA)]) { f($0[0], $0[1]) })
             // Non-contiguous operands: a permuted view and a sliced view.
             e.append(.init("\(op) permuted view with sliced view", .elementwise, ops: [op, "permuted", "slice"],
-                           [InputSpec([4, 3, 2], gridA), InputSpec([2, 5, 4], aDomain)]) {
+                           [InputSpec([4, 3, 2], gridA), InputSpec([2, 5, 4], viewDomain)]) {
                 f($0[0].permuted([2, 1, 0]), $0[1].slice(axis: 1, 1..<4))
             })
             // Both operands the same tensor (gradient flows through both sides).
@@ -326,8 +327,8 @@ enum GradCheckTable {
             },
             .init("conv2d → relu → conv2d", .conv, ops: ["conv2d", "relu"],
                   [InputSpec([1, 2, 6, 6]), InputSpec([3, 2, 3, 3]), InputSpec([2, 3, 3, 3])]) {
-                // relu input is a conv output: keep away from kinks by shifting (checked values are
-                // random, so a kink within eps of a value is vanishingly unlikely).
+                // The relu input is a conv output, so it cannot be kept away from 0 by the domain; with
+                // fixed seeds no value lies within eps of the kink (the check would fail if one did).
                 $0[0].conv2d(weight: $0[1], padding: (1, 1)).relu().conv2d(weight: $0[2], stride: (2, 2))
             },
         ]
