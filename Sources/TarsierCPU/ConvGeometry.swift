@@ -23,6 +23,8 @@ public struct ConvGeometry: Hashable, Sendable {
     public var dilationWidth: Int
     /// Number of channel groups; `inChannels` and `outChannels` must both be multiples of it.
     public var groups: Int
+    /// Activations (source and destination) are NHWC in memory rather than NCHW.
+    public var channelsLast = false
 
     /// Creates a convolution geometry.
     /// - Parameters:

@@ -6,6 +6,7 @@ struct BatchNormKey: Hashable {
     var batch, channels, spatial: Int
     var epsilonBits: UInt32
     var pass: Pass
+    var channelsLast: Bool
 }
 
 extension DNNL {
@@ -18,6 +19,7 @@ extension DNNL {
     ///   - channels: C.
     ///   - spatial: H * W (1 for a `[N, C]` input).
     ///   - epsilon: Added to the variance.
+    ///   - channelsLast: `source` and `destination` are `[batch, spatial, channels]` in memory.
     ///   - source: `[batch, channels, spatial]`.
     ///   - scale: `[channels]` (gamma).
     ///   - shift: `[channels]` (beta).
@@ -25,13 +27,13 @@ extension DNNL {
     ///   - mean: `[channels]`, receives the batch mean.
     ///   - variance: `[channels]`, receives the biased batch variance.
     public static func batchNormForwardTraining(
-        batch: Int, channels: Int, spatial: Int, epsilon: Float, source: UnsafePointer<Float>,
+        batch: Int, channels: Int, spatial: Int, epsilon: Float, channelsLast: Bool = false, source: UnsafePointer<Float>,
         scale: UnsafePointer<Float>, shift: UnsafePointer<Float>,
         destination: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>,
         variance: UnsafeMutablePointer<Float>
     ) {
         let key = BatchNormKey(batch: batch, channels: channels, spatial: spatial,
-                               epsilonBits: epsilon.bitPattern, pass: .training)
+                               epsilonBits: epsilon.bitPattern, pass: .training, channelsLast: channelsLast)
         BatchNormPlans.plan(key).execute([
             (DNNL_ARG_SRC, raw(source)), (DNNL_ARG_SCALE, raw(scale)),
             (DNNL_ARG_SHIFT, raw(shift)), (DNNL_ARG_DST, raw(destination)),
@@ -45,6 +47,7 @@ extension DNNL {
     ///   - channels: C.
     ///   - spatial: H * W (1 for a `[N, C]` input).
     ///   - epsilon: Added to the variance.
+    ///   - channelsLast: `source` and `destination` are `[batch, spatial, channels]` in memory.
     ///   - source: `[batch, channels, spatial]`.
     ///   - scale: `[channels]` (gamma).
     ///   - shift: `[channels]` (beta).
@@ -52,12 +55,12 @@ extension DNNL {
     ///   - variance: `[channels]`.
     ///   - destination: `[batch, channels, spatial]`, overwritten; may equal `source`.
     public static func batchNormForwardInference(
-        batch: Int, channels: Int, spatial: Int, epsilon: Float, source: UnsafePointer<Float>,
+        batch: Int, channels: Int, spatial: Int, epsilon: Float, channelsLast: Bool = false, source: UnsafePointer<Float>,
         scale: UnsafePointer<Float>, shift: UnsafePointer<Float>, mean: UnsafePointer<Float>,
         variance: UnsafePointer<Float>, destination: UnsafeMutablePointer<Float>
     ) {
         let key = BatchNormKey(batch: batch, channels: channels, spatial: spatial,
-                               epsilonBits: epsilon.bitPattern, pass: .inference)
+                               epsilonBits: epsilon.bitPattern, pass: .inference, channelsLast: channelsLast)
         BatchNormPlans.plan(key).execute([
             (DNNL_ARG_SRC, raw(source)), (DNNL_ARG_SCALE, raw(scale)),
             (DNNL_ARG_SHIFT, raw(shift)), (DNNL_ARG_MEAN, raw(mean)),
@@ -81,14 +84,14 @@ extension DNNL {
     ///   - scaleGradient: `[channels]`, overwritten.
     ///   - shiftGradient: `[channels]`, overwritten.
     public static func batchNormBackward(
-        batch: Int, channels: Int, spatial: Int, epsilon: Float, source: UnsafePointer<Float>,
+        batch: Int, channels: Int, spatial: Int, epsilon: Float, channelsLast: Bool = false, source: UnsafePointer<Float>,
         destinationGradient: UnsafePointer<Float>, scale: UnsafePointer<Float>,
         mean: UnsafePointer<Float>, variance: UnsafePointer<Float>,
         sourceGradient: UnsafeMutablePointer<Float>, scaleGradient: UnsafeMutablePointer<Float>,
         shiftGradient: UnsafeMutablePointer<Float>
     ) {
         let key = BatchNormKey(batch: batch, channels: channels, spatial: spatial,
-                               epsilonBits: epsilon.bitPattern, pass: .backward)
+                               epsilonBits: epsilon.bitPattern, pass: .backward, channelsLast: channelsLast)
         BatchNormPlans.plan(key).execute([
             (DNNL_ARG_SRC, raw(source)), (DNNL_ARG_DIFF_DST, raw(destinationGradient)),
             (DNNL_ARG_SCALE, raw(scale)), (DNNL_ARG_MEAN, raw(mean)),
@@ -124,7 +127,8 @@ enum BatchNormPlans {
         precondition(key.batch > 0 && key.channels > 0 && key.spatial > 0,
                      "batch norm: dimensions must be positive: \(key)")
         let context = DNNLContext.shared
-        let data = context.desc([key.batch, key.channels, key.spatial, 1], dnnl_nchw)
+        // Channels-last data is [N, spatial, C] in memory: NHWC with W = 1.
+        let data = context.desc([key.batch, key.channels, key.spatial, 1], key.channelsLast ? dnnl_nhwc : dnnl_nchw)
         let vector = context.desc([key.channels], dnnl_a)
         func input(_ arg: Int32, _ md: dnnl_memory_desc_t) -> (arg: Int32, edge: Edge) {
             (arg, Edge(.input, plain: md, "batch norm \(arg)"))

@@ -1,4 +1,5 @@
 import CDNNL
+import Synchronization
 
 // Convolutions let oneDNN choose its layouts (`format_tag_any`, typically nChw16c activations
 // and blocked weights) and reorder from and to the caller's plain NCHW/OIHW at the edges: on
@@ -7,6 +8,14 @@ import CDNNL
 // 3x3 kernels, at some cost in accuracy.
 
 extension DNNL {
+    /// When true, convolutions compute in bfloat16 (inputs and weights rounded to bf16, products
+    /// accumulated and results returned in Float32), as PyTorch's CPU autocast does; on CPUs with
+    /// AVX512-BF16 or AMX this is several times faster. Callers' buffers stay Float32.
+    public static var bfloat16Convolutions: Bool {
+        get { ConvPlans.bfloat16.load(ordering: .relaxed) }
+        set { ConvPlans.bfloat16.store(newValue, ordering: .relaxed) }
+    }
+
     /// Forward 2-D convolution: `destination = conv(source, weight) + bias`.
     /// - Parameters:
     ///   - g: The geometry.
@@ -17,8 +26,9 @@ extension DNNL {
     public static func conv2dForward(_ g: ConvGeometry, source: UnsafePointer<Float>,
                                      weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                                      destination: UnsafeMutablePointer<Float>) {
-        let plan = DNNLContext.shared.plan(.convForward(g, bias: bias != nil)) {
-            ConvPlans.forward(g, bias: bias != nil)
+        let half = bfloat16Convolutions
+        let plan = DNNLContext.shared.plan(.convForward(g, bias: bias != nil, bfloat16: half)) {
+            ConvPlans.forward(g, bias: bias != nil, bfloat16: half)
         }
         var bindings = [(DNNL_ARG_SRC, raw(source)), (DNNL_ARG_WEIGHTS, raw(weight)),
                         (DNNL_ARG_DST, raw(destination))]
@@ -36,7 +46,10 @@ extension DNNL {
                                           destinationGradient: UnsafePointer<Float>,
                                           weight: UnsafePointer<Float>,
                                           sourceGradient: UnsafeMutablePointer<Float>) {
-        let plan = DNNLContext.shared.plan(.convBackwardData(g)) { ConvPlans.backwardData(g) }
+        let half = bfloat16Convolutions
+        let plan = DNNLContext.shared.plan(.convBackwardData(g, bfloat16: half)) {
+            ConvPlans.backwardData(g, bfloat16: half)
+        }
         plan.execute([(DNNL_ARG_DIFF_DST, raw(destinationGradient)),
                       (DNNL_ARG_WEIGHTS, raw(weight)),
                       (DNNL_ARG_DIFF_SRC, raw(sourceGradient))])
@@ -55,8 +68,9 @@ extension DNNL {
                                              weightGradient: UnsafeMutablePointer<Float>,
                                              biasGradient: UnsafeMutablePointer<Float>?) {
         let hasBias = biasGradient != nil
-        let plan = DNNLContext.shared.plan(.convBackwardWeights(g, bias: hasBias)) {
-            ConvPlans.backwardWeights(g, bias: hasBias)
+        let half = bfloat16Convolutions
+        let plan = DNNLContext.shared.plan(.convBackwardWeights(g, bias: hasBias, bfloat16: half)) {
+            ConvPlans.backwardWeights(g, bias: hasBias, bfloat16: half)
         }
         var bindings = [(DNNL_ARG_SRC, raw(source)), (DNNL_ARG_DIFF_DST, raw(destinationGradient)),
                         (DNNL_ARG_DIFF_WEIGHTS, raw(weightGradient))]
@@ -69,27 +83,38 @@ extension DNNL {
 enum ConvPlans {
     /// Lets oneDNN pick blocked layouts; false runs on the plain layouts (for comparison).
     static let preferBlockedLayouts = true
+    /// Backing store of `DNNL.bfloat16Convolutions`.
+    static let bfloat16 = Atomic<Bool>(false)
+
+    /// The operands of a convolution, to choose which run in bf16.
+    enum Operand: Hashable { case source, weight, destination }
 
     /// Plain descriptors of the caller's buffers, and the ones handed to the op descriptor.
     struct Descs {
         var source, weight, bias, destination: dnnl_memory_desc_t
         var strides, dilations, padding: [Int64]
 
-        init(_ g: ConvGeometry, any: Bool) {
+        /// `lowPrecision` makes the operands named in it bf16 (the op descriptor's view only).
+        init(_ g: ConvGeometry, any: Bool, lowPrecision: Set<Operand> = []) {
             g.validate()
             let context = DNNLContext.shared
-            let activation = any ? dnnl_format_tag_any : dnnl_nchw
-            source = context.desc([g.batch, g.inChannels, g.inHeight, g.inWidth], activation)
+            // Channels-last activations are used as they are (oneDNN runs NHWC natively); NCHW
+            // ones are reordered to the blocked layout oneDNN prefers.
+            let activation = g.channelsLast ? dnnl_nhwc : (any ? dnnl_format_tag_any : dnnl_nchw)
+            func type(_ operand: Operand) -> dnnl_data_type_t {
+                lowPrecision.contains(operand) ? dnnl_bf16 : dnnl_f32
+            }
+            source = context.desc([g.batch, g.inChannels, g.inHeight, g.inWidth], activation, type(.source))
             destination = context.desc([g.batch, g.outChannels, g.outHeight, g.outWidth],
-                                       activation)
+                                       activation, type(.destination))
             // OIHW with groups is [G, O/G, I/G, kH, kW] in memory, i.e. goihw.
             if g.groups == 1 {
                 weight = context.desc([g.outChannels, g.inChannels, g.kernelHeight,
-                                       g.kernelWidth], any ? dnnl_format_tag_any : dnnl_oihw)
+                                       g.kernelWidth], any ? dnnl_format_tag_any : dnnl_oihw, type(.weight))
             } else {
                 weight = context.desc([g.groups, g.outChannels / g.groups,
                                        g.inChannels / g.groups, g.kernelHeight, g.kernelWidth],
-                                      any ? dnnl_format_tag_any : dnnl_goihw)
+                                      any ? dnnl_format_tag_any : dnnl_goihw, type(.weight))
             }
             bias = context.desc([g.outChannels], dnnl_a)
             strides = [Int64(g.strideHeight), Int64(g.strideWidth)]
@@ -100,8 +125,9 @@ enum ConvPlans {
     }
 
     /// A forward-training primitive descriptor; also the hint the backward passes need.
-    static func forwardDesc(_ g: ConvGeometry, bias: Bool) -> dnnl_primitive_desc_t {
-        var d = Descs(g, any: preferBlockedLayouts)
+    static func forwardDesc(_ g: ConvGeometry, bias: Bool, bfloat16: Bool,
+                            lowPrecision: Set<Operand> = [.source, .weight]) -> dnnl_primitive_desc_t {
+        var d = Descs(g, any: preferBlockedLayouts, lowPrecision: bfloat16 ? lowPrecision : [])
         var op = dnnl_convolution_desc_t()
         withUnsafePointer(to: d.bias) { biasDesc in
             dnnlCheck(dnnl_dilated_convolution_forward_desc_init(
@@ -112,10 +138,10 @@ enum ConvPlans {
         return DNNLContext.shared.primitiveDesc(&op, "convolution forward \(g)")
     }
 
-    static func forward(_ g: ConvGeometry, bias: Bool) -> Plan {
+    static func forward(_ g: ConvGeometry, bias: Bool, bfloat16: Bool) -> Plan {
         let context = DNNLContext.shared
         let plain = Descs(g, any: false)
-        let pd = forwardDesc(g, bias: bias)
+        let pd = forwardDesc(g, bias: bias, bfloat16: bfloat16)
         defer { dnnl_primitive_desc_destroy(pd) }
         var edges: [(arg: Int32, edge: Edge)] = [
             (DNNL_ARG_SRC, Edge(.input, plain: plain.source,
@@ -132,11 +158,12 @@ enum ConvPlans {
         return Plan("convolution forward [\(context.implementation(pd))]", pd: pd, edges: edges)
     }
 
-    static func backwardData(_ g: ConvGeometry) -> Plan {
+    static func backwardData(_ g: ConvGeometry, bfloat16: Bool) -> Plan {
         let context = DNNLContext.shared
         let plain = Descs(g, any: false)
-        var d = Descs(g, any: preferBlockedLayouts)
-        let hint = forwardDesc(g, bias: false)
+        // diff_src stays f32; diff_dst and weights are bf16 (the hint must match those types).
+        var d = Descs(g, any: preferBlockedLayouts, lowPrecision: bfloat16 ? [.destination, .weight] : [])
+        let hint = forwardDesc(g, bias: false, bfloat16: bfloat16, lowPrecision: [.source, .weight, .destination])
         defer { dnnl_primitive_desc_destroy(hint) }
         var op = dnnl_convolution_desc_t()
         dnnlCheck(dnnl_dilated_convolution_backward_data_desc_init(
@@ -159,11 +186,12 @@ enum ConvPlans {
                     edges: edges)
     }
 
-    static func backwardWeights(_ g: ConvGeometry, bias: Bool) -> Plan {
+    static func backwardWeights(_ g: ConvGeometry, bias: Bool, bfloat16: Bool) -> Plan {
         let context = DNNLContext.shared
         let plain = Descs(g, any: false)
-        var d = Descs(g, any: preferBlockedLayouts)
-        let hint = forwardDesc(g, bias: bias)
+        // diff_weights stay f32; source and diff_dst are bf16.
+        var d = Descs(g, any: preferBlockedLayouts, lowPrecision: bfloat16 ? [.source, .destination] : [])
+        let hint = forwardDesc(g, bias: bias, bfloat16: bfloat16, lowPrecision: [.source, .weight, .destination])
         defer { dnnl_primitive_desc_destroy(hint) }
         var op = dnnl_convolution_desc_t()
         withUnsafePointer(to: d.bias) { biasDesc in

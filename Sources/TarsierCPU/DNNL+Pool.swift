@@ -101,8 +101,9 @@ enum PoolPlans {
         init(_ g: PoolGeometry) {
             g.validate()
             let context = DNNLContext.shared
-            source = context.desc([g.batch, g.channels, g.inHeight, g.inWidth], dnnl_nchw)
-            destination = context.desc([g.batch, g.channels, g.outHeight, g.outWidth], dnnl_nchw)
+            let layout = g.channelsLast ? dnnl_nhwc : dnnl_nchw
+            source = context.desc([g.batch, g.channels, g.inHeight, g.inWidth], layout)
+            destination = context.desc([g.batch, g.channels, g.outHeight, g.outWidth], layout)
             strides = [Int64(g.strideHeight), Int64(g.strideWidth)]
             kernel = [Int64(g.kernelHeight), Int64(g.kernelWidth)]
             paddingLeft = [Int64(g.padHeight), Int64(g.padWidth)]

@@ -71,9 +71,9 @@ func describe(_ status: dnnl_status_t) -> String {
 
 /// What a cached plan computes; the geometry is part of the key.
 enum PlanKey: Hashable {
-    case convForward(ConvGeometry, bias: Bool)
-    case convBackwardData(ConvGeometry)
-    case convBackwardWeights(ConvGeometry, bias: Bool)
+    case convForward(ConvGeometry, bias: Bool, bfloat16: Bool)
+    case convBackwardData(ConvGeometry, bfloat16: Bool)
+    case convBackwardWeights(ConvGeometry, bias: Bool, bfloat16: Bool)
     case maxPoolForward(PoolGeometry, training: Bool)
     case maxPoolBackward(PoolGeometry)
     case avgPoolForward(PoolGeometry)

@@ -18,6 +18,8 @@ public struct PoolGeometry: Hashable, Sendable {
     /// PyTorch's `count_include_pad` (average pooling only): divide by the window size clipped to
     /// the padded input instead of by the number of real elements.
     public var countIncludePad: Bool
+    /// Source and destination are NHWC in memory rather than NCHW.
+    public var channelsLast = false
 
     /// Creates a pooling geometry.
     /// - Parameters:

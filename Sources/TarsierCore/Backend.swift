@@ -31,11 +31,14 @@ public enum ReduceOp: Sendable, Equatable {
 /// State saved by max pooling for its backward pass.
 public protocol MaxPoolSavedState: AnyObject {}
 
-/// The primitive kernels a device provides. Inputs are contiguous at offset 0; results are new
-/// contiguous tensors on the same device. Autodiff lives above this layer, in `Tensor`.
+/// The primitive kernels a device provides. Inputs are contiguous at offset 0 (or channels-last
+/// where `prefersChannelsLast`); results are new dense tensors on the same device. Autodiff lives above this layer, in `Tensor`.
 public protocol Backend: AnyObject {
     /// A short name for messages.
     var name: String { get }
+    /// True when convolution, pooling and batch norm accept and return channels-last tensors;
+    /// otherwise every input reaches the backend row-major.
+    var prefersChannelsLast: Bool { get }
     /// Applies `op` element-wise.
     func unary(_ op: UnaryOp, _ x: Tensor) -> Tensor
     /// Applies `op` element-wise with NumPy broadcasting into `outputShape`.

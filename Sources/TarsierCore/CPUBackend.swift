@@ -5,8 +5,37 @@ import TarsierCPU
 public final class CPUBackend: ReferenceBackend {
     public override var name: String { "cpu" }
 
+    /// oneDNN runs NHWC natively: activations stay channels-last between layers.
+    public override var prefersChannelsLast: Bool { true }
+
+    /// An output in the layout of `like` (channels-last when it is).
+    private func output(_ shape: [Int], like x: Tensor) -> Tensor {
+        x.isChannelsLast && shape.count == 4 ? Tensor(channelsLastUninitialized: shape, device: x.device)
+            : Tensor(uninitialized: shape, device: x.device)
+    }
+
+    /// The geometry with the layout flag of `x`.
+    private func layout(_ g: ConvGeometry, _ x: Tensor) -> ConvGeometry {
+        var g = g
+        g.channelsLast = x.isChannelsLast
+        return g
+    }
+
+    private func layout(_ g: PoolGeometry, _ x: Tensor) -> PoolGeometry {
+        var g = g
+        g.channelsLast = x.isChannelsLast
+        return g
+    }
+
     /// Sets the threads oneDNN uses; call before the first kernel runs.
     public static func setThreadCount(_ count: Int) { DNNL.setThreadCount(count) }
+
+    /// Mixed precision for convolutions: bf16 operands, Float32 accumulation and results (as
+    /// PyTorch's CPU autocast). Everything else stays Float32.
+    public static var bfloat16Convolutions: Bool {
+        get { DNNL.bfloat16Convolutions }
+        set { DNNL.bfloat16Convolutions = newValue }
+    }
 
     /// Max-pool state of oneDNN: its opaque workspace.
     final class Workspace: MaxPoolSavedState {
@@ -27,27 +56,35 @@ public final class CPUBackend: ReferenceBackend {
         return y
     }
 
-    public override func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry g: ConvGeometry) -> Tensor {
-        guard x.dtype == .float32 else { return super.conv2d(x, weight: weight, bias: bias, geometry: g) }
-        let y = Tensor(uninitialized: [g.batch, g.outChannels, g.outHeight, g.outWidth], device: x.device)
+    public override func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry: ConvGeometry) -> Tensor {
+        guard x.dtype == .float32 else { return super.conv2d(x.contiguous(), weight: weight, bias: bias, geometry: geometry) }
+        let g = layout(geometry, x)
+        let y = output([g.batch, g.outChannels, g.outHeight, g.outWidth], like: x)
         DNNL.conv2dForward(g, source: x.storage.floats, weight: weight.storage.floats, bias: bias?.storage.floats,
                            destination: y.storage.floats)
         return y
     }
 
-    public override func conv2dBackwardData(_ gradient: Tensor, weight: Tensor, geometry g: ConvGeometry) -> Tensor {
-        guard gradient.dtype == .float32 else { return super.conv2dBackwardData(gradient, weight: weight, geometry: g) }
-        let gx = Tensor(uninitialized: [g.batch, g.inChannels, g.inHeight, g.inWidth], device: gradient.device)
+    public override func conv2dBackwardData(_ gradient: Tensor, weight: Tensor, geometry: ConvGeometry) -> Tensor {
+        guard gradient.dtype == .float32 else {
+            return super.conv2dBackwardData(gradient.contiguous(), weight: weight, geometry: geometry)
+        }
+        let g = layout(geometry, gradient)
+        let gx = output([g.batch, g.inChannels, g.inHeight, g.inWidth], like: gradient)
         DNNL.conv2dBackwardData(g, destinationGradient: gradient.storage.floats, weight: weight.storage.floats,
                                 sourceGradient: gx.storage.floats)
         return gx
     }
 
-    public override func conv2dBackwardWeights(_ x: Tensor, gradient: Tensor, geometry g: ConvGeometry,
+    public override func conv2dBackwardWeights(_ x: Tensor, gradient: Tensor, geometry: ConvGeometry,
                                                withBias: Bool) -> (weight: Tensor, bias: Tensor?) {
         guard x.dtype == .float32 else {
-            return super.conv2dBackwardWeights(x, gradient: gradient, geometry: g, withBias: withBias)
+            return super.conv2dBackwardWeights(x.contiguous(), gradient: gradient.contiguous(), geometry: geometry,
+                                               withBias: withBias)
         }
+        precondition(x.isChannelsLast == gradient.isChannelsLast || x.isContiguous == gradient.isContiguous,
+                     "conv2d backward weights: input and gradient layouts differ")
+        let g = layout(geometry, x)
         let gw = Tensor(uninitialized: [g.outChannels, g.inChannels / g.groups, g.kernelHeight, g.kernelWidth],
                         device: x.device)
         let gb = withBias ? Tensor(uninitialized: [g.outChannels], device: x.device) : nil
@@ -56,34 +93,38 @@ public final class CPUBackend: ReferenceBackend {
         return (gw, gb)
     }
 
-    public override func maxPool2d(_ x: Tensor, geometry g: PoolGeometry, training: Bool) -> (Tensor, MaxPoolSavedState?) {
-        guard x.dtype == .float32 else { return super.maxPool2d(x, geometry: g, training: training) }
-        let y = Tensor(uninitialized: [g.batch, g.channels, g.outHeight, g.outWidth], device: x.device)
+    public override func maxPool2d(_ x: Tensor, geometry: PoolGeometry, training: Bool) -> (Tensor, MaxPoolSavedState?) {
+        guard x.dtype == .float32 else { return super.maxPool2d(x.contiguous(), geometry: geometry, training: training) }
+        let g = layout(geometry, x)
+        let y = output([g.batch, g.channels, g.outHeight, g.outWidth], like: x)
         let workspace = training ? Workspace(byteCount: DNNL.maxPoolWorkspaceByteCount(g)) : nil
         DNNL.maxPool2dForward(g, source: x.storage.floats, destination: y.storage.floats, workspace: workspace?.bytes)
         return (y, workspace)
     }
 
-    public override func maxPool2dBackward(_ gradient: Tensor, saved: MaxPoolSavedState, geometry g: PoolGeometry) -> Tensor {
+    public override func maxPool2dBackward(_ gradient: Tensor, saved: MaxPoolSavedState, geometry: PoolGeometry) -> Tensor {
         guard let workspace = saved as? Workspace else {
-            return super.maxPool2dBackward(gradient, saved: saved, geometry: g)
+            return super.maxPool2dBackward(gradient.contiguous(), saved: saved, geometry: geometry)
         }
-        let gx = Tensor(uninitialized: [g.batch, g.channels, g.inHeight, g.inWidth], device: gradient.device)
+        let g = layout(geometry, gradient)
+        let gx = output([g.batch, g.channels, g.inHeight, g.inWidth], like: gradient)
         DNNL.maxPool2dBackward(g, destinationGradient: gradient.storage.floats, workspace: workspace.bytes,
                                sourceGradient: gx.storage.floats)
         return gx
     }
 
-    public override func avgPool2d(_ x: Tensor, geometry g: PoolGeometry) -> Tensor {
-        guard x.dtype == .float32 else { return super.avgPool2d(x, geometry: g) }
-        let y = Tensor(uninitialized: [g.batch, g.channels, g.outHeight, g.outWidth], device: x.device)
+    public override func avgPool2d(_ x: Tensor, geometry: PoolGeometry) -> Tensor {
+        guard x.dtype == .float32 else { return super.avgPool2d(x.contiguous(), geometry: geometry) }
+        let g = layout(geometry, x)
+        let y = output([g.batch, g.channels, g.outHeight, g.outWidth], like: x)
         DNNL.avgPool2dForward(g, source: x.storage.floats, destination: y.storage.floats)
         return y
     }
 
-    public override func avgPool2dBackward(_ gradient: Tensor, geometry g: PoolGeometry) -> Tensor {
-        guard gradient.dtype == .float32 else { return super.avgPool2dBackward(gradient, geometry: g) }
-        let gx = Tensor(uninitialized: [g.batch, g.channels, g.inHeight, g.inWidth], device: gradient.device)
+    public override func avgPool2dBackward(_ gradient: Tensor, geometry: PoolGeometry) -> Tensor {
+        guard gradient.dtype == .float32 else { return super.avgPool2dBackward(gradient.contiguous(), geometry: geometry) }
+        let g = layout(geometry, gradient)
+        let gx = output([g.batch, g.channels, g.inHeight, g.inWidth], like: gradient)
         DNNL.avgPool2dBackward(g, destinationGradient: gradient.storage.floats, sourceGradient: gx.storage.floats)
         return gx
     }
@@ -96,12 +137,15 @@ public final class CPUBackend: ReferenceBackend {
 
     public override func batchNormTraining(_ x: Tensor, scale: Tensor, shift: Tensor, epsilon: Double)
         -> (output: Tensor, mean: Tensor, variance: Tensor) {
-        guard x.dtype == .float32 else { return super.batchNormTraining(x, scale: scale, shift: shift, epsilon: epsilon) }
+        guard x.dtype == .float32 else {
+            return super.batchNormTraining(x.contiguous(), scale: scale, shift: shift, epsilon: epsilon)
+        }
         let (n, c, s) = normSizes(x)
-        let y = Tensor(uninitialized: x.shape, device: x.device)
+        let y = output(x.shape, like: x)
         let mean = Tensor(uninitialized: [c], device: x.device)
         let variance = Tensor(uninitialized: [c], device: x.device)
-        DNNL.batchNormForwardTraining(batch: n, channels: c, spatial: s, epsilon: Float(epsilon), source: x.storage.floats,
+        DNNL.batchNormForwardTraining(batch: n, channels: c, spatial: s, epsilon: Float(epsilon),
+                                      channelsLast: x.isChannelsLast, source: x.storage.floats,
                                       scale: scale.storage.floats, shift: shift.storage.floats,
                                       destination: y.storage.floats, mean: mean.storage.floats,
                                       variance: variance.storage.floats)
@@ -111,11 +155,13 @@ public final class CPUBackend: ReferenceBackend {
     public override func batchNormInference(_ x: Tensor, scale: Tensor, shift: Tensor, mean: Tensor, variance: Tensor,
                                             epsilon: Double) -> Tensor {
         guard x.dtype == .float32 else {
-            return super.batchNormInference(x, scale: scale, shift: shift, mean: mean, variance: variance, epsilon: epsilon)
+            return super.batchNormInference(x.contiguous(), scale: scale, shift: shift, mean: mean, variance: variance,
+                                            epsilon: epsilon)
         }
         let (n, c, s) = normSizes(x)
-        let y = Tensor(uninitialized: x.shape, device: x.device)
+        let y = output(x.shape, like: x)
         DNNL.batchNormForwardInference(batch: n, channels: c, spatial: s, epsilon: Float(epsilon),
+                                       channelsLast: x.isChannelsLast,
                                        source: x.storage.floats, scale: scale.storage.floats,
                                        shift: shift.storage.floats, mean: mean.storage.floats,
                                        variance: variance.storage.floats, destination: y.storage.floats)
@@ -125,14 +171,15 @@ public final class CPUBackend: ReferenceBackend {
     public override func batchNormBackward(_ x: Tensor, gradient: Tensor, scale: Tensor, mean: Tensor, variance: Tensor,
                                            epsilon: Double) -> (input: Tensor, scale: Tensor, shift: Tensor) {
         guard x.dtype == .float32 else {
-            return super.batchNormBackward(x, gradient: gradient, scale: scale, mean: mean, variance: variance,
-                                           epsilon: epsilon)
+            return super.batchNormBackward(x.contiguous(), gradient: gradient.contiguous(), scale: scale, mean: mean,
+                                           variance: variance, epsilon: epsilon)
         }
         let (n, c, s) = normSizes(x)
-        let gx = Tensor(uninitialized: x.shape, device: x.device)
+        let gx = output(x.shape, like: x)
         let gScale = Tensor(uninitialized: [c], device: x.device)
         let gShift = Tensor(uninitialized: [c], device: x.device)
-        DNNL.batchNormBackward(batch: n, channels: c, spatial: s, epsilon: Float(epsilon), source: x.storage.floats,
+        DNNL.batchNormBackward(batch: n, channels: c, spatial: s, epsilon: Float(epsilon),
+                               channelsLast: x.isChannelsLast, source: x.storage.floats,
                                destinationGradient: gradient.storage.floats, scale: scale.storage.floats,
                                mean: mean.storage.floats, variance: variance.storage.floats,
                                sourceGradient: gx.storage.floats, scaleGradient: gScale.storage.floats,

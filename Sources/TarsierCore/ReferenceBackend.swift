@@ -8,6 +8,8 @@ public class ReferenceBackend: Backend {
 
     public var name: String { "reference" }
 
+    public var prefersChannelsLast: Bool { false }
+
     /// Runs `body` with the element type of `dtype`.
     @inline(__always)
     func dispatch<R>(_ dtype: DType, _ float: () -> R, _ double: () -> R) -> R {

@@ -20,13 +20,14 @@ extension Tensor {
                              strideHeight: stride.0, strideWidth: stride.1, padHeight: padding.0, padWidth: padding.1,
                              dilationHeight: dilation.0, dilationWidth: dilation.1, groups: groups)
         precondition(g.outHeight > 0 && g.outWidth > 0, "conv2d: input \(shape) too small for kernel \(weight.shape)")
-        let x = contiguous(), w = weight.contiguous(), b = bias?.contiguous()
-        let y = device.backend.conv2d(x, weight: w, bias: b, geometry: g)
+        let backend = device.backend
+        let x = backend.prefersChannelsLast ? channelsLast().detached() : contiguous()
+        let w = weight.contiguous(), b = bias?.contiguous()
+        let y = backend.conv2d(x, weight: w, bias: b, geometry: g)
         var inputs = [self, weight]
         if let bias { inputs.append(bias) }
         return Autograd.record(y, inputs: inputs) { grad in
-            let gy = grad.contiguous()
-            let backend = x.device.backend
+            let gy = grad.withLayout(of: x)
             let gx = self.requiresGrad ? backend.conv2dBackwardData(gy, weight: w, geometry: g) : nil
             var gw: Tensor? = nil, gb: Tensor? = nil
             if weight.requiresGrad || (bias?.requiresGrad ?? false) {

@@ -20,15 +20,21 @@ extension Tensor {
         return sum(axes: axes, keepingDimensions: true).reshaped(target)
     }
 
-    /// Applies a unary op through the backend, recording `derivative` for autodiff.
+    /// Applies a unary op through the backend, recording `derivative` for autodiff. Dense inputs
+    /// keep their layout.
     func unaryOp(_ op: UnaryOp, derivative: @escaping (_ x: Tensor, _ y: Tensor, _ g: Tensor) -> Tensor) -> Tensor {
-        let x = contiguous()
-        let y = device.backend.unary(op, x)
+        let x = isDense ? self.detached() : contiguous()
+        let y = device.backend.unary(op, x).relabeled(strides: x.strides)
         return Autograd.record(y, inputs: [self]) { g in [derivative(x, y, g)] }
     }
 
-    /// Applies a binary op through the backend with broadcasting (no autodiff).
+    /// Applies a binary op through the backend with broadcasting (no autodiff). Operands of the
+    /// same shape and dense layout are combined element by element and keep that layout.
     func rawBinary(_ op: BinaryOp, _ other: Tensor) -> Tensor {
+        if shape == other.shape && isDense {
+            let b = other.strides == strides && other.isDense ? other : other.withLayout(of: self)
+            return device.backend.binary(op, self, b, outputShape: shape).relabeled(strides: strides)
+        }
         let a = contiguous(), b = other.contiguous()
         let outShape = Tensor.broadcastShape(a.shape, b.shape)
         return device.backend.binary(op, a, b, outputShape: outShape)
@@ -101,30 +107,28 @@ extension Tensor {
     public func reciprocal() -> Tensor { unaryOp(.reciprocal) { _, y, g in -(g * y * y) } }
     /// x raised to a constant power.
     public func pow(_ p: Double) -> Tensor {
-        unaryOp(.powScalar(p)) { x, _, g in g * x.device.backend.unary(.powScalar(p - 1), x) * p }
+        unaryOp(.powScalar(p)) { x, _, g in g * x.device.backend.unary(.powScalar(p - 1), x).relabeled(strides: x.strides) * p }
     }
     /// Clamps into [lo, hi]; the gradient passes where the value was inside.
     public func clamped(min lo: Double, max hi: Double) -> Tensor {
         unaryOp(.clamp(min: lo, max: hi)) { x, y, g in g * x.rawBinary(.equalMask, y) }
     }
     /// max(x, 0).
-    public func relu() -> Tensor { unaryOp(.relu) { x, _, g in x.device.backend.binary(.reluBackward, x, g.contiguous(), outputShape: x.shape) } }
+    public func relu() -> Tensor { unaryOp(.relu) { x, _, g in x.rawBinary(.reluBackward, g) } }
     /// x for x > 0, slope·x otherwise.
     public func leakyRelu(slope: Double = 0.01) -> Tensor {
-        unaryOp(.leakyRelu(slope: slope)) { x, _, g in
-            x.device.backend.binary(.leakyReluBackward(slope: slope), x, g.contiguous(), outputShape: x.shape)
-        }
+        unaryOp(.leakyRelu(slope: slope)) { x, _, g in x.rawBinary(.leakyReluBackward(slope: slope), g) }
     }
     /// 1 / (1 + e^-x).
     public func sigmoid() -> Tensor {
-        unaryOp(.sigmoid) { _, y, g in y.device.backend.binary(.sigmoidBackward, y, g.contiguous(), outputShape: y.shape) }
+        unaryOp(.sigmoid) { _, y, g in y.rawBinary(.sigmoidBackward, g) }
     }
     /// Hyperbolic tangent.
     public func tanh() -> Tensor {
-        unaryOp(.tanh) { _, y, g in y.device.backend.binary(.tanhBackward, y, g.contiguous(), outputShape: y.shape) }
+        unaryOp(.tanh) { _, y, g in y.rawBinary(.tanhBackward, g) }
     }
     /// GELU with the exact erf form (PyTorch's default).
     public func gelu() -> Tensor {
-        unaryOp(.gelu) { x, _, g in x.device.backend.binary(.geluBackward, x, g.contiguous(), outputShape: x.shape) }
+        unaryOp(.gelu) { x, _, g in x.rawBinary(.geluBackward, g) }
     }
 }

@@ -4,11 +4,11 @@ extension Tensor {
     /// and the biased batch variance (callers update running statistics with the unbiased one).
     public func batchNormTraining(scale: Tensor, shift: Tensor, epsilon: Double) -> (output: Tensor, mean: Tensor, variance: Tensor) {
         precondition(rank >= 2, "batch norm needs [N, C, …], got \(shape)")
-        let x = contiguous()
+        let x = rank == 4 ? layoutForBackend() : contiguous()
         let s = scale.contiguous(), b = shift.contiguous()
         let r = device.backend.batchNormTraining(x, scale: s, shift: b, epsilon: epsilon)
         let y = Autograd.record(r.output, inputs: [self, scale, shift]) { g in
-            let grads = x.device.backend.batchNormBackward(x, gradient: g.contiguous(), scale: s, mean: r.mean,
+            let grads = x.device.backend.batchNormBackward(x, gradient: g.withLayout(of: x), scale: s, mean: r.mean,
                                                            variance: r.variance, epsilon: epsilon)
             return [grads.input, grads.scale, grads.shift]
         }
@@ -18,7 +18,8 @@ extension Tensor {
     /// Inference-mode batch norm with fixed statistics (an affine map per channel).
     public func batchNormInference(scale: Tensor, shift: Tensor, mean: Tensor, variance: Tensor, epsilon: Double) -> Tensor {
         precondition(rank >= 2, "batch norm needs [N, C, …], got \(shape)")
-        let x = contiguous(), s = scale.contiguous(), b = shift.contiguous()
+        let x = rank == 4 ? layoutForBackend() : contiguous()
+        let s = scale.contiguous(), b = shift.contiguous()
         let y = device.backend.batchNormInference(x, scale: s, shift: b, mean: mean.contiguous(),
                                                   variance: variance.contiguous(), epsilon: epsilon)
         return Autograd.record(y, inputs: [self, scale, shift]) { g in

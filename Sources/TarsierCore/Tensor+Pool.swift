@@ -15,17 +15,22 @@ extension Tensor {
         return g
     }
 
+    /// Self as the backend wants it: channels-last kept where supported, else row-major.
+    func layoutForBackend() -> Tensor {
+        device.backend.prefersChannelsLast && isChannelsLast ? detached() : contiguous()
+    }
+
     /// Max pooling (PyTorch's max_pool2d; stride defaults to the kernel size).
     public func maxPool2d(kernel: (Int, Int), stride: (Int, Int)? = nil, padding: (Int, Int) = (0, 0),
                           ceilMode: Bool = false) -> Tensor {
         let g = poolGeometry(kernel: kernel, stride: stride ?? kernel, padding: padding, ceilMode: ceilMode,
                              countIncludePad: false)
-        let x = contiguous()
+        let x = layoutForBackend()
         let needsState = Autograd.isRecording && requiresGrad
         let (y, saved) = device.backend.maxPool2d(x, geometry: g, training: needsState)
         guard let saved else { return y }
         return Autograd.record(y, inputs: [self]) { grad in
-            [x.device.backend.maxPool2dBackward(grad.contiguous(), saved: saved, geometry: g)]
+            [x.device.backend.maxPool2dBackward(grad.withLayout(of: x), saved: saved, geometry: g)]
         }
     }
 
@@ -34,9 +39,11 @@ extension Tensor {
                           ceilMode: Bool = false, countIncludePad: Bool = true) -> Tensor {
         let g = poolGeometry(kernel: kernel, stride: stride ?? kernel, padding: padding, ceilMode: ceilMode,
                              countIncludePad: countIncludePad)
-        let y = device.backend.avgPool2d(contiguous(), geometry: g)
+        // oneDNN's ceil-mode average pooling is corrected for PyTorch's divisor in NCHW only.
+        let x = ceilMode ? contiguous() : layoutForBackend()
+        let y = device.backend.avgPool2d(x, geometry: g)
         return Autograd.record(y, inputs: [self]) { grad in
-            [self.device.backend.avgPool2dBackward(grad.contiguous(), geometry: g)]
+            [x.device.backend.avgPool2dBackward(grad.withLayout(of: x), geometry: g)]
         }
     }
 

@@ -16,11 +16,11 @@ public final class TensorStorage: @unchecked Sendable {
         self.dtype = dtype
         self.count = count
         let bytes = max(count * dtype.byteCount, 64)
-        base = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        base = BufferPool.shared.take(byteCount: bytes)
         if zeroed { base.initializeMemory(as: UInt8.self, repeating: 0, count: bytes) }
     }
 
-    deinit { base.deallocate() }
+    deinit { BufferPool.shared.give(base, byteCount: max(count * dtype.byteCount, 64)) }
 
     /// The buffer as Float32 elements; the storage must hold `float32`.
     @inline(__always) public var floats: UnsafeMutablePointer<Float> {
@@ -36,5 +36,53 @@ public final class TensorStorage: @unchecked Sendable {
     @inline(__always) public func pointer<T: KernelScalar>(as type: T.Type) -> UnsafeMutablePointer<T> {
         precondition(T.dtype == dtype, "storage holds \(dtype), not \(T.dtype)")
         return base.assumingMemoryBound(to: T.self)
+    }
+}
+
+/// Keeps freed buffers by exact size for reuse: a training step allocates the same shapes every
+/// time, and fresh large allocations cost page faults (the kernel zeroes every new page).
+final class BufferPool: @unchecked Sendable {
+    static let shared = BufferPool()
+
+    /// Buffers smaller than this go straight to the allocator (malloc reuses them well).
+    private let minimumPooledBytes = 64 * 1024
+    /// Upper bound on the bytes held idle in the pool.
+    private let capacityBytes = 4 << 30
+    private var idle: [Int: [UnsafeMutableRawPointer]] = [:]
+    private var idleBytes = 0
+    private let lock = SpinLock()
+
+    func take(byteCount: Int) -> UnsafeMutableRawPointer {
+        if byteCount >= minimumPooledBytes {
+            let reused: UnsafeMutableRawPointer? = lock.withLock {
+                guard let buffer = idle[byteCount]?.popLast() else { return nil }
+                idleBytes -= byteCount
+                return buffer
+            }
+            if let reused { return reused }
+        }
+        return UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: 64)
+    }
+
+    func give(_ buffer: UnsafeMutableRawPointer, byteCount: Int) {
+        if byteCount >= minimumPooledBytes {
+            let kept: Bool = lock.withLock {
+                guard idleBytes + byteCount <= capacityBytes else { return false }
+                idle[byteCount, default: []].append(buffer)
+                idleBytes += byteCount
+                return true
+            }
+            if kept { return }
+        }
+        buffer.deallocate()
+    }
+
+    /// Returns every idle buffer to the system.
+    func drain() {
+        let buffers: [UnsafeMutableRawPointer] = lock.withLock {
+            defer { idle = [:]; idleBytes = 0 }
+            return idle.values.flatMap { $0 }
+        }
+        for b in buffers { b.deallocate() }
     }
 }

@@ -96,31 +96,39 @@ public class Adam: OptimizerBase {
         if u.weightDecay != 0 {
             if decoupledWeightDecay { shrink = T(1 - u.learningRate * u.weightDecay) } else { l2 = T(u.weightDecay) }
         }
-        @inline(__always) func block(_ i: Int, _ lanes: Int) {
-            let pi = loadLanes(p, i, lanes)
-            let gi = sign * loadLanes(g, i, lanes) + l2 * pi
-            let mi = b1 * loadLanes(m, i, lanes) + c1 * gi
-            let vi = b2 * loadLanes(v, i, lanes) + c2 * gi * gi
-            storeLanes(mi, m, i, lanes)
-            storeLanes(vi, v, i, lanes)
-            var second = vi
-            if let vmax {
-                // Written so a NaN second moment propagates, as torch.maximum does.
-                let previous = loadLanes(vmax, i, lanes)
-                second = vi.replacing(with: previous, where: previous .>= vi)
-                storeLanes(second, vmax, i, lanes)
+        // Chunks small enough that the three passes below run from L1 cache.
+        let chunk = 1024
+        withUnsafeTemporaryAllocation(of: T.self, capacity: chunk) { scratch in
+            guard let root = scratch.baseAddress else { return }
+            var start = 0
+            while start < n {
+                let count = Swift.min(chunk, n - start)
+                let p = p + start, g = g + start, m = m + start, v = v + start
+                // 1. Moments (and their running maximum): plain loops LLVM vectorises.
+                for i in 0..<count {
+                    let gi = sign * g[i] + l2 * p[i]
+                    let vi = b2 * v[i] + c2 * gi * gi
+                    m[i] = b1 * m[i] + c1 * gi
+                    v[i] = vi
+                }
+                var second = UnsafePointer(v)
+                if let vmax {
+                    let vmax = vmax + start
+                    for i in 0..<count {
+                        // Written so a NaN second moment propagates, as torch.maximum does.
+                        vmax[i] = vmax[i] >= v[i] ? vmax[i] : v[i]
+                    }
+                    second = UnsafePointer(vmax)
+                }
+                // 2. Square roots on SIMD lanes (see LaneScalar for why not in the loops).
+                squareRoots(second, into: root, count: count)
+                // 3. The update, with eps added after the bias correction of √v.
+                for i in 0..<count {
+                    p[i] = p[i] * shrink - stepSize * (m[i] / (root[i] / correction2Sqrt + eps))
+                }
+                start += count
             }
-            let denominator = T.squareRoot(second) / correction2Sqrt + eps
-            storeLanes(pi * shrink - stepSize * (mi / denominator), p, i, lanes)
         }
-        // Whole vectors first (the lane count is a constant there), then one partial vector.
-        let width = T.Lanes.scalarCount
-        var i = 0
-        while i + width <= n {
-            block(i, width)
-            i += width
-        }
-        if i < n { block(i, n - i) }
     }
 }
 

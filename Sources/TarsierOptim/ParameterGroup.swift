@@ -34,6 +34,27 @@ public struct ParameterGroup {
         self.weightDecay = weightDecay
     }
 
+    /// Splits parameters into a `"decay"` group (rank ≥ 2: convolution and linear weights) with
+    /// `weightDecay` and a `"no_decay"` group (rank ≤ 1: biases, BatchNorm scales and shifts)
+    /// with none — the usual recipe, and the Fashion-MNIST anchor's. Empty groups are left out.
+    /// - Parameters:
+    ///   - parameters: The parameters, for example a module's trainable ones.
+    ///   - weightDecay: The decay of the weights.
+    ///   - learningRate: Both groups' learning rate, or `nil` for the optimizer's default.
+    public static func splittingWeightDecay(_ parameters: [Tensor], weightDecay: Double,
+                                            learningRate: Double? = nil) -> [ParameterGroup] {
+        let decay = parameters.filter { $0.rank >= 2 }, rest = parameters.filter { $0.rank < 2 }
+        var groups: [ParameterGroup] = []
+        if !decay.isEmpty {
+            groups.append(ParameterGroup(name: "decay", parameters: decay, learningRate: learningRate,
+                                         weightDecay: weightDecay))
+        }
+        if !rest.isEmpty {
+            groups.append(ParameterGroup(name: "no_decay", parameters: rest, learningRate: learningRate, weightDecay: 0))
+        }
+        return groups
+    }
+
     /// The number of scalar values in the group's parameters.
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }
 }

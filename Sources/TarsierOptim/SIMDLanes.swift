@@ -3,12 +3,13 @@ import _Builtin_intrinsics.intel
 #endif
 import TarsierCore
 
-/// A scalar whose optimizer loops run on SIMD lanes.
+/// A scalar whose square roots run on SIMD lanes.
 ///
-/// Why explicit lanes: on Linux, Swift's `squareRoot()` lowers to a libm `sqrtf` call (errno
-/// semantics), which stops LLVM from vectorising any loop containing it, and `SIMD.squareRoot()`
-/// becomes one such call per lane. Adam's loop then runs ~5x slower. SSE2's `sqrtps`/`sqrtpd`
-/// are in every x86-64 CPU and are correctly rounded, so results equal the scalar code's.
+/// Why: on Linux, Swift's `squareRoot()` lowers to a libm `sqrtf` call (errno semantics), which
+/// stops LLVM from vectorising any loop containing it, and `SIMD.squareRoot()` becomes one such
+/// call per lane: Adam's fused loop ran ~4x slower. SSE2's `sqrtps`/`sqrtpd` are in every x86-64
+/// CPU and are correctly rounded, so results equal the scalar code's. Only the square roots use
+/// SIMD types: unspecialised (debug) SIMD arithmetic is ~30x slower than scalar loops.
 protocol LaneScalar: KernelScalar, SIMDScalar, Codable {
     /// The vector type of one SSE register of this scalar.
     associatedtype Lanes: SIMD where Lanes.Scalar == Self
@@ -35,6 +36,21 @@ extension Double: LaneScalar {
         #else
         return x.squareRoot()
         #endif
+    }
+}
+
+/// Writes the square root of each of `count` elements of `x` to `y`.
+@inline(__always)
+func squareRoots<T: LaneScalar>(_ x: UnsafePointer<T>, into y: UnsafeMutablePointer<T>, count n: Int) {
+    let width = T.Lanes.scalarCount
+    var i = 0
+    while i + width <= n {
+        storeLanes(T.squareRoot(loadLanes(x, i, width)), y, i, width)
+        i += width
+    }
+    while i < n {
+        y[i] = x[i].squareRoot()
+        i += 1
     }
 }
 

@@ -28,7 +28,8 @@ public final class Trainer {
     /// Normalisation applied to pixels in [0, 1], per channel.
     public let mean: [Float], std: [Float]
     public var callbacks: [TrainingCallback] = []
-    private let learningRateFactor: (Int) -> Double
+    /// Sets each group's learning rate (and momentum, for one-cycle) before every step.
+    public let scheduler: Scheduler
 
     /// Builds the model, optimiser and schedule that `options` name.
     public init(options: TrainingOptions, trainSet: ImageClassificationSet, testSet: ImageClassificationSet,
@@ -45,19 +46,24 @@ public final class Trainer {
         self.mean = mean
         self.std = std
         RandomState.seed(options.seed)
+        CPUBackend.bfloat16Convolutions = options.bfloat16
         model = try ModelZoo.make(options.model, classCount: trainSet.classNames.count,
                                   inputChannels: trainSet.channels)
         optimizer = try Trainer.makeOptimizer(options, model: model)
-        let steps = options.epochs * (trainSet.count / options.batchSize)
-        learningRateFactor = try ScheduleFactory.make(name: options.schedule, totalSteps: max(steps, 1),
-                                                      warmupFraction: options.warmupFraction)
+        let steps = options.epochs * max(trainSet.count / options.batchSize, 1)
+        do {
+            let schedule = try ScheduleKind(parsing: options.schedule)
+                .makeSchedule(totalSteps: max(steps, 2), warmupFraction: options.warmupFraction,
+                              maxLearningRate: options.learningRate)
+            scheduler = Scheduler(schedule: schedule, optimizer: optimizer)
+        } catch let error as ScheduleConfigurationError {
+            throw TrainingError.invalidOption(error.description)
+        }
     }
 
     /// Weights of rank > 1 are decayed; biases and batch-norm parameters are not (as the anchor recipe).
     static func makeOptimizer(_ o: TrainingOptions, model: Module) throws -> OptimizerBase {
-        let params = model.trainableParameters()
-        let groups = [ParameterGroup(name: "decay", parameters: params.filter { $0.rank > 1 }, weightDecay: o.weightDecay),
-                      ParameterGroup(name: "no_decay", parameters: params.filter { $0.rank <= 1 }, weightDecay: 0)]
+        let groups = ParameterGroup.splittingWeightDecay(model.trainableParameters(), weightDecay: o.weightDecay)
         switch o.optimizer {
         case "sgd":
             return SGD(groups: groups, learningRate: o.learningRate, momentum: o.momentum, nesterov: o.nesterov && o.momentum > 0)
@@ -92,11 +98,8 @@ public final class Trainer {
             var lossSum = 0.0, correct = 0, seen = 0
             var lr = 0.0
             for (step, batch) in epochLoader.enumerated() {
-                let factor = learningRateFactor(globalStep)
-                for i in optimizer.groups.indices {
-                    optimizer.groups[i].learningRate = (optimizer.groups[i].baseLearningRate ?? options.learningRate) * factor
-                }
-                lr = options.learningRate * factor
+                scheduler.apply(step: globalStep)
+                lr = optimizer.groups.first?.learningRate ?? options.learningRate
                 let x = Tensor(shape: batch.shape, data: batch.images)
                 let logits = try model(x)
                 let loss = try Loss.crossEntropy(logits, labels: batch.labels, labelSmoothing: options.labelSmoothing)

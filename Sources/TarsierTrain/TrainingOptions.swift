@@ -11,8 +11,8 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     public var nesterov = true
     /// Applied to weights of rank > 1 only; biases and batch-norm parameters are not decayed.
     public var weightDecay = 5e-4
-    /// A schedule name understood by `ScheduleFactory` ("onecycle", "cosine", "warmup-cosine", "step", "multistep", "constant").
-    public var schedule = "onecycle"
+    /// A `ScheduleKind` name; the default is the anchor recipe's linear warm-up and linear decay.
+    public var schedule = "linear-onecycle"
     /// Fraction of steps spent warming up (one-cycle and warm-up cosine).
     public var warmupFraction = 0.2
     public var labelSmoothing = 0.1
@@ -22,6 +22,8 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     public var cropPadding = 2
     public var horizontalFlip = true
     public var evaluationBatchSize = 1000
+    /// Convolutions in bfloat16 with Float32 accumulation (mixed precision).
+    public var bfloat16 = false
 
     public init() {}
 

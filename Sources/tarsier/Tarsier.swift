@@ -12,8 +12,8 @@ struct TarsierCommand: ParsableCommand {
 
 /// Prints a user error on one line and exits non-zero, without a stack trace.
 func fail(_ error: Error) -> Never {
-    let message: String
-    if let e = error as? CustomStringConvertible { message = e.description } else { message = "\(error)" }
+    // Errors describe themselves in one line (CustomStringConvertible), never with a stack trace.
+    let message = String(describing: error)
     FileHandle.standardError.write(Data("error: \(message)\n".utf8))
     exit(1)
 }

@@ -14,12 +14,16 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Optimizer: sgd, adam, adamw.") var optimizer: String?
     @Option(name: [.customLong("lr"), .customLong("learning-rate")], help: "Peak learning rate.") var learningRate: Double?
     @Option(name: .customLong("weight-decay"), help: "Weight decay (weights of rank > 1).") var weightDecay: Double?
-    @Option(help: "LR schedule: \(ScheduleFactory.names.joined(separator: ", ")).") var schedule: String?
+    @Option(help: "LR schedule: \(ScheduleKind.validNames.joined(separator: ", ")).") var schedule: String?
     @Option(name: .customLong("label-smoothing"), help: "Label smoothing for cross-entropy.") var labelSmoothing: Double?
     @Option(help: "Random seed.") var seed: UInt64?
+    @Flag(inversion: .prefixedNo, help: "Mixed precision: bf16 convolutions, Float32 elsewhere.") var bf16: Bool?
     @Option(help: "CPU threads.") var threads: Int?
     @Option(help: "Fashion-MNIST directory (IDX files, .gz or not).") var data = FashionMNIST.defaultDirectory
     @Option(help: "Run folder (default runs/<model>-<time>).") var output: String?
+    @Option(name: .customLong("train-limit"), help: "Use only the first N training images (quick runs).") var trainLimit: Int?
+    @Option(name: .customLong("test-limit"), help: "Use only the first N test images (quick runs).") var testLimit: Int?
+    @Flag(help: "Print the time spent in each kernel after training.") var profile = false
 
     func run() throws {
         runReportingErrors {
@@ -33,18 +37,23 @@ struct TrainCommand: ParsableCommand {
             if let schedule { o.schedule = schedule }
             if let labelSmoothing { o.labelSmoothing = labelSmoothing }
             if let seed { o.seed = seed }
+            if let bf16 { o.bfloat16 = bf16 }
             if let threads { o.threads = threads }
             guard ModelZoo.names.contains(o.model) else { throw UnknownModelError(name: o.model) }
             configureThreads(o.threads)
+            let profiler = profile ? ProfilingBackend(wrapping: Device.cpu.backend) : nil
+            if let profiler { Device.default = Device(backend: profiler) }
 
-            let trainSet = try FashionMNIST.load(directory: data, split: .train)
-            let testSet = try FashionMNIST.load(directory: data, split: .test)
+            var trainSet = try FashionMNIST.load(directory: data, split: .train)
+            var testSet = try FashionMNIST.load(directory: data, split: .test)
+            if let trainLimit { trainSet = trainSet.subset(Array(0..<min(max(trainLimit, 0), trainSet.count))) }
+            if let testLimit { testSet = testSet.subset(Array(0..<min(max(testLimit, 0), testSet.count))) }
             let folder = output ?? "runs/\(o.model)-\(Self.timestamp())"
+            let trainer = try Trainer(options: o, trainSet: trainSet, testSet: testSet,
+                                      mean: [FashionMNIST.mean], std: [FashionMNIST.std])
             print("training \(o.model) on Fashion-MNIST (\(trainSet.count) train / \(testSet.count) test images), "
                   + "\(o.epochs) epochs, batch \(o.batchSize), \(o.optimizer) lr \(o.learningRate) \(o.schedule), "
                   + "\(o.threads) threads; run folder \(folder)")
-            let trainer = try Trainer(options: o, trainSet: trainSet, testSet: testSet,
-                                      mean: [FashionMNIST.mean], std: [FashionMNIST.std])
             let runFolder = try RunFolderCallback(directory: folder, options: o, classNames: trainSet.classNames)
             trainer.callbacks = [ProgressCallback(), runFolder]
             let result = try trainer.run()
@@ -55,6 +64,12 @@ struct TrainCommand: ParsableCommand {
             }
             print("time to accuracy (training seconds): " + reached.joined(separator: ", "))
             print("wrote \(folder)/{model.safetensors, metrics.jsonl, report.txt, report.json, predictions.csv}")
+            if let profiler {
+                print("kernel time (seconds, calls):")
+                for row in profiler.report().prefix(30) {
+                    print(String(format: "  %-40@ %8.2f %8d", row.name as NSString, row.seconds, row.calls))
+                }
+            }
         }
     }
 

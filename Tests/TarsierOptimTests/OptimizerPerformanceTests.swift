@@ -63,9 +63,10 @@ final class OptimizerPerformanceTests: XCTestCase {
                      perTensorSGD * 1e6, perTensorAdam * 1e6))
         XCTAssertGreaterThan(count, 450_000)
         guard !debug else { return }
-        // Both sweeps stream ~4-5 arrays of 1.9 MB; Adam adds a square root and two divisions.
-        XCTAssertLessThan(sgdTime, 2e-3)
-        XCTAssertLessThan(adamTime, 3e-3)
+        // Both sweeps stream 4-7 arrays of 1.9 MB (~0.3 and ~0.7 ms on an idle Zen 5 core); the
+        // bounds leave room for a machine shared with builds.
+        XCTAssertLessThan(sgdTime, 10e-3)
+        XCTAssertLessThan(adamTime, 10e-3)
         // 30 tensors × this must stay well under 1 ms (about 1 µs each).
         XCTAssertLessThan(perTensorSGD, 10e-6)
         XCTAssertLessThan(perTensorAdam, 10e-6)

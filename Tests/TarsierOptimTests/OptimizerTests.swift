@@ -176,6 +176,18 @@ final class OptimizerBehaviourTests: XCTestCase {
         assertClose(b.toDoubleArray(), [3 - 0.01 * (1 + 1.5), 4 - 0.01 * (1 + 2)], tolerance: 1e-15, "head")
     }
 
+    func testSplittingWeightDecayExemptsBiasesAndNorms() {
+        let weight = Tensor(zeros: [2, 3], dtype: .float64).requiringGrad(), bias = leaf([0, 0])
+        let groups = ParameterGroup.splittingWeightDecay([bias, weight], weightDecay: 5e-4)
+        XCTAssertEqual(groups.map(\.name), ["decay", "no_decay"])
+        XCTAssertEqual(groups.map(\.weightDecay), [5e-4, 0])
+        XCTAssertEqual(groups.map { $0.parameters.map(\.shape) }, [[[2, 3]], [[2]]])
+        XCTAssertEqual(ParameterGroup.splittingWeightDecay([bias], weightDecay: 1).map(\.name), ["no_decay"])
+        let sgd = SGD(groups: groups, learningRate: 0.1, weightDecay: 0.9)
+        XCTAssertEqual(sgd.groups.map(\.weightDecay), [5e-4, 0], "explicit values beat the default")
+        XCTAssertEqual(sgd.groups[0].parameterCount, 6)
+    }
+
     func testSchedulerScalesEachGroupsBaseRate() {
         let sgd = SGD(groups: [ParameterGroup(parameters: [leaf([1])]),
                                ParameterGroup(parameters: [leaf([1])], learningRate: 0.01)], learningRate: 0.1)
