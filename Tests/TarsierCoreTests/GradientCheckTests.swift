@@ -46,7 +46,7 @@ enum GradCheckTable {
         "relu", "leakyRelu", "sigmoid", "tanh", "gelu",
         "sum:axes", "sum:axis", "sum:toShape", "mean:axes", "mean:axis", "max", "min", "logSumExp",
         "expanded", "reshaped", "flattened", "permuted", "transposed", "slice", "concatenate", "stack",
-        "padded2d", "contiguous", "cast", "to",
+        "padded2d", "contiguous", "cast", "to", "channelsLast",
         "matmul", "conv2d", "maxPool2d", "avgPool2d", "adaptiveAvgPool2d", "adaptiveMaxPool2d",
         "batchNormTraining", "batchNormInference", "softmax", "logSoftmax",
     ]
@@ -56,7 +56,7 @@ enum GradCheckTable {
     static let exemptSourceNames: Set<String> = [
         "argmax", "broadcastShape", "contiguousStrides", "axis", "toArray", "toDoubleArray", "item",
         "detached", "uniform", "normal", "assign", "withMutableFloats", "backward", "requiringGrad",
-        "safeTensorsEntry",
+        "safeTensorsEntry", "channelsLastStrides",
     ]
 
     // Domains for the binary-op tables: `a` and `b` never tie (grids offset by half a step).
@@ -229,6 +229,10 @@ enum GradCheckTable {
             },
             .init("stack axis -1", .movement, ops: ["stack"], [InputSpec([2, 3]), InputSpec([3, 2])]) {
                 Tensor.stack([$0[0], $0[1].transposed()], axis: -1)
+            },
+            .init("channelsLast then element-wise ops in that layout", .movement, ops: ["channelsLast", "*", "relu"],
+                  [InputSpec([2, 3, 4, 5]), InputSpec([2, 3, 4, 5])]) {
+                ($0[0].channelsLast() * $0[1].channelsLast() + $0[1]).relu()
             },
             .init("padded2d", .movement, ops: ["padded2d"], [InputSpec([2, 3, 4, 5])]) {
                 $0[0].padded2d(height: 1, width: 2)

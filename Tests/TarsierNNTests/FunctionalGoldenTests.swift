@@ -303,6 +303,7 @@ final class FunctionalGoldenTests: XCTestCase {
                 default: XCTFail("unknown loss op \(op)"); continue
                 }
                 XCTAssertEqual(loss.dtype, p.dtype, "\(name) loss dtype")
+                XCTAssertEqual(loss.shape, try f.shape(k + "loss"), "\(name): a reduced loss is 0-d, as PyTorch's")
                 try f.check(loss, k + "loss", p)
                 loss.backward()
                 try f.check(x.grad, k + "grad_input", p)
