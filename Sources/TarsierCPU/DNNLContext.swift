@@ -79,6 +79,7 @@ enum PlanKey: Hashable {
     case avgPoolForward(PoolGeometry)
     case avgPoolBackward(PoolGeometry)
     case batchNorm(BatchNormKey)
+    case eltwise(EltwiseKey)
 }
 
 /// The process-wide engine and stream, plus the cache of primitives by geometry.

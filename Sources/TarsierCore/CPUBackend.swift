@@ -44,6 +44,53 @@ public final class CPUBackend: ReferenceBackend {
         deinit { bytes.deallocate() }
     }
 
+    /// Below this many elements the plain loops beat a oneDNN call.
+    static let parallelElementwiseThreshold = 1 << 15
+
+    public override func unary(_ op: UnaryOp, _ x: Tensor) -> Tensor {
+        guard x.dtype == .float32, x.count >= CPUBackend.parallelElementwiseThreshold else { return super.unary(op, x) }
+        let function: EltwiseFunction
+        switch op {
+        case .relu: function = .relu(slope: 0)
+        case .leakyRelu(let slope): function = .relu(slope: Float(slope))
+        case .sigmoid: function = .sigmoid
+        case .tanh: function = .tanh
+        case .gelu: function = .gelu
+        default: return super.unary(op, x)
+        }
+        let y = Tensor(uninitialized: x.shape, device: x.device)
+        DNNL.eltwiseForward(function, count: x.count, source: x.storage.floats, destination: y.storage.floats)
+        return y
+    }
+
+    public override func binary(_ op: BinaryOp, _ a: Tensor, _ b: Tensor, outputShape: [Int]) -> Tensor {
+        let n = outputShape.reduce(1, *)
+        guard a.dtype == .float32, b.dtype == .float32, n >= CPUBackend.parallelElementwiseThreshold,
+              a.count == n, b.count == n else {
+            return super.binary(op, a, b, outputShape: outputShape)
+        }
+        let y = Tensor(uninitialized: outputShape, device: a.device)
+        let (pa, pb, py) = (a.storage.floats, b.storage.floats, y.storage.floats)
+        switch op {
+        case .add: DNNL.binary(.add, count: n, a: pa, b: pb, destination: py)
+        case .multiply: DNNL.binary(.multiply, count: n, a: pa, b: pb, destination: py)
+        // The fused activation derivatives: `a` is the saved forward value, `b` the gradient.
+        case .reluBackward:
+            DNNL.eltwiseBackward(.relu(slope: 0), count: n, saved: pa, destinationGradient: pb, sourceGradient: py)
+        case .leakyReluBackward(let slope):
+            DNNL.eltwiseBackward(.relu(slope: Float(slope)), count: n, saved: pa, destinationGradient: pb, sourceGradient: py)
+        case .sigmoidBackward:
+            DNNL.eltwiseBackward(.sigmoid, count: n, saved: pa, destinationGradient: pb, sourceGradient: py)
+        case .tanhBackward:
+            DNNL.eltwiseBackward(.tanh, count: n, saved: pa, destinationGradient: pb, sourceGradient: py)
+        case .geluBackward:
+            DNNL.eltwiseBackward(.gelu, count: n, saved: pa, destinationGradient: pb, sourceGradient: py)
+        default:
+            return super.binary(op, a, b, outputShape: outputShape)
+        }
+        return y
+    }
+
     public override func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool, transposeB: Bool) -> Tensor {
         guard a.dtype == .float32 else { return super.matmul(a, b, transposeA: transposeA, transposeB: transposeB) }
         let m = transposeA ? a.shape[1] : a.shape[0]

@@ -80,6 +80,31 @@ final class ModelParityTests: XCTestCase {
         try checkParity(f, model, .reference64, tolerance: 1e-6)
     }
 
+    /// The resnet9s fixture is kept without parameter gradients; check those of the Float32 CPU
+    /// model against the Float64 reference backend instead (itself checked against PyTorch above).
+    func testResNet9ParameterGradientsOnCPUAgreeWithFloat64Reference() throws {
+        let f = try NNFixture.load("resnet9s")
+        let widths = try f.intList("widths")
+        var grads: [[String: Tensor]] = []
+        for p in Precision.all {
+            let model = ResNet9.make(widths: widths)
+            retarget(model, to: p)
+            try model.loadStateDict(stateEntries(f), strict: true)
+            model.eval()
+            try model(try f.tensor("input", p)).sum().backward()
+            var byKey: [String: Tensor] = [:]
+            for (key, param) in model.namedParameters() { byKey[key] = param.grad }
+            XCTAssertEqual(byKey.count, model.namedParameters().count, "every parameter has a gradient [\(p)]")
+            grads.append(byKey)
+        }
+        let (reference, cpu) = (grads[0], grads[1])
+        for key in reference.keys.sorted() {
+            guard let r = reference[key] else { continue }
+            assertClose(cpu[key], r.toDoubleArray(), shape: r.shape, tolerance: 1e-4,
+                        "resnet9s \(key).grad [float32 on cpu vs float64 reference]")
+        }
+    }
+
     // MARK: loadStateDict errors
 
     func lenetEntries() throws -> [String: SafeTensorsEntry] { stateEntries(try NNFixture.load("lenet5")) }
