@@ -30,6 +30,7 @@ let package = Package(
         .executableTarget(name: "tarsier", dependencies: [
             "Tarsier", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .executableTarget(name: "example-lenet", dependencies: ["Tarsier"], path: "Examples/LeNet"),
         .testTarget(name: "TarsierCPUTests", dependencies: ["TarsierCPU"]),
         .testTarget(name: "TarsierCoreTests", dependencies: ["TarsierCore"]),
         .testTarget(name: "TarsierNNTests", dependencies: ["TarsierCore", "TarsierNN", "TarsierOptim", "TarsierVision"],

@@ -129,8 +129,9 @@ public final class CPUBackend: ReferenceBackend {
             return super.conv2dBackwardWeights(x.contiguous(), gradient: gradient.contiguous(), geometry: geometry,
                                                withBias: withBias)
         }
-        precondition(x.isChannelsLast == gradient.isChannelsLast || x.isContiguous == gradient.isContiguous,
-                     "conv2d backward weights: input and gradient layouts differ")
+        // oneDNN is told one layout for both: the one `x.isChannelsLast` selects.
+        precondition(x.isChannelsLast ? gradient.isChannelsLast : gradient.isContiguous,
+                     "conv2d backward weights: the gradient is not in the input's layout")
         let g = layout(geometry, x)
         let gw = Tensor(uninitialized: [g.outChannels, g.inChannels / g.groups, g.kernelHeight, g.kernelWidth],
                         device: x.device)

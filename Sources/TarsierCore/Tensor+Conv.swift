@@ -27,7 +27,7 @@ extension Tensor {
         var inputs = [self, weight]
         if let bias { inputs.append(bias) }
         return Autograd.record(y, inputs: inputs) { grad in
-            let gy = grad.withLayout(of: x)
+            let gy = grad.gradientLayout(matching: x)
             let gx = self.requiresGrad ? backend.conv2dBackwardData(gy, weight: w, geometry: g) : nil
             var gw: Tensor? = nil, gb: Tensor? = nil
             if weight.requiresGrad || (bias?.requiresGrad ?? false) {

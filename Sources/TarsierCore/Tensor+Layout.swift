@@ -40,9 +40,17 @@ extension Tensor {
         return Autograd.record(y, inputs: [self]) { g in [g] }
     }
 
-    /// The same values in the layout of `other` (channels-last or row-major).
+    /// The same values in the layout of `other` (channels-last or row-major), for element-wise
+    /// kernels, which read both operands in one order.
     func withLayout(of other: Tensor) -> Tensor {
-        other.isChannelsLast && !other.isContiguous && rank == 4 ? channelsLast() : contiguous()
+        other.isChannelsLast && rank == 4 ? channelsLast() : contiguous()
+    }
+
+    /// This gradient in the layout a backend kernel saw its forward input `x` in: channels-last
+    /// when the backend prefers it and `x` is (a one-channel input counts as both, so the flag
+    /// decides, not the memory), otherwise row-major.
+    func gradientLayout(matching x: Tensor) -> Tensor {
+        x.device.backend.prefersChannelsLast && x.isChannelsLast && rank == 4 ? channelsLast() : contiguous()
     }
 
     /// The same storage read with different strides; for kernels that computed a dense result

@@ -8,7 +8,7 @@ extension Tensor {
         let s = scale.contiguous(), b = shift.contiguous()
         let r = device.backend.batchNormTraining(x, scale: s, shift: b, epsilon: epsilon)
         let y = Autograd.record(r.output, inputs: [self, scale, shift]) { g in
-            let grads = x.device.backend.batchNormBackward(x, gradient: g.withLayout(of: x), scale: s, mean: r.mean,
+            let grads = x.device.backend.batchNormBackward(x, gradient: g.gradientLayout(matching: x), scale: s, mean: r.mean,
                                                            variance: r.variance, epsilon: epsilon)
             return [grads.input, grads.scale, grads.shift]
         }

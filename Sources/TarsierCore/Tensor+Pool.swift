@@ -30,7 +30,7 @@ extension Tensor {
         let (y, saved) = device.backend.maxPool2d(x, geometry: g, training: needsState)
         guard let saved else { return y }
         return Autograd.record(y, inputs: [self]) { grad in
-            [x.device.backend.maxPool2dBackward(grad.withLayout(of: x), saved: saved, geometry: g)]
+            [x.device.backend.maxPool2dBackward(grad.gradientLayout(matching: x), saved: saved, geometry: g)]
         }
     }
 
@@ -43,7 +43,7 @@ extension Tensor {
         let x = ceilMode ? contiguous() : layoutForBackend()
         let y = device.backend.avgPool2d(x, geometry: g)
         return Autograd.record(y, inputs: [self]) { grad in
-            [x.device.backend.avgPool2dBackward(grad.withLayout(of: x), geometry: g)]
+            [x.device.backend.avgPool2dBackward(grad.gradientLayout(matching: x), geometry: g)]
         }
     }
 
