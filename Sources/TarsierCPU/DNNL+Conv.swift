@@ -8,12 +8,18 @@ import Synchronization
 // 3x3 kernels, at some cost in accuracy.
 
 extension DNNL {
-    /// When true, convolutions compute in bfloat16 (inputs and weights rounded to bf16, products
-    /// accumulated and results returned in Float32), as PyTorch's CPU autocast does; on CPUs with
-    /// AVX512-BF16 or AMX this is several times faster. Callers' buffers stay Float32.
-    public static var bfloat16Convolutions: Bool {
-        get { ConvPlans.bfloat16.load(ordering: .relaxed) }
-        set { ConvPlans.bfloat16.store(newValue, ordering: .relaxed) }
+    /// The convolution passes that compute in bfloat16: operands rounded to bf16, products
+    /// accumulated and results returned in Float32 (as PyTorch's CPU autocast). On CPUs with
+    /// AVX512-BF16 or AMX this is faster; callers' buffers stay Float32 either way.
+    public static var bfloat16Convolutions: ConvolutionPasses {
+        get { ConvolutionPasses(rawValue: ConvPlans.bfloat16.load(ordering: .relaxed)) }
+        set { ConvPlans.bfloat16.store(newValue.rawValue, ordering: .relaxed) }
+    }
+
+    /// True when the CPU computes bf16 natively (AVX512-BF16 or AMX), so bf16 convolutions pay off.
+    public static var hasNativeBFloat16: Bool {
+        let isa = dnnl_get_effective_cpu_isa()
+        return isa == dnnl_cpu_isa_avx512_core_bf16 || isa == dnnl_cpu_isa_avx512_core_amx
     }
 
     /// Forward 2-D convolution: `destination = conv(source, weight) + bias`.
@@ -26,7 +32,7 @@ extension DNNL {
     public static func conv2dForward(_ g: ConvGeometry, source: UnsafePointer<Float>,
                                      weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                                      destination: UnsafeMutablePointer<Float>) {
-        let half = bfloat16Convolutions
+        let half = bfloat16Convolutions.contains(.forward)
         let plan = DNNLContext.shared.plan(.convForward(g, bias: bias != nil, bfloat16: half)) {
             ConvPlans.forward(g, bias: bias != nil, bfloat16: half)
         }
@@ -46,7 +52,7 @@ extension DNNL {
                                           destinationGradient: UnsafePointer<Float>,
                                           weight: UnsafePointer<Float>,
                                           sourceGradient: UnsafeMutablePointer<Float>) {
-        let half = bfloat16Convolutions
+        let half = bfloat16Convolutions.contains(.backwardData)
         let plan = DNNLContext.shared.plan(.convBackwardData(g, bfloat16: half)) {
             ConvPlans.backwardData(g, bfloat16: half)
         }
@@ -68,7 +74,7 @@ extension DNNL {
                                              weightGradient: UnsafeMutablePointer<Float>,
                                              biasGradient: UnsafeMutablePointer<Float>?) {
         let hasBias = biasGradient != nil
-        let half = bfloat16Convolutions
+        let half = bfloat16Convolutions.contains(.backwardWeights)
         let plan = DNNLContext.shared.plan(.convBackwardWeights(g, bias: hasBias, bfloat16: half)) {
             ConvPlans.backwardWeights(g, bias: hasBias, bfloat16: half)
         }
@@ -79,12 +85,22 @@ extension DNNL {
     }
 }
 
+/// A set of convolution passes.
+public struct ConvolutionPasses: OptionSet, Sendable, Hashable {
+    public let rawValue: Int
+    public init(rawValue: Int) { self.rawValue = rawValue }
+    public static let forward = ConvolutionPasses(rawValue: 1)
+    public static let backwardData = ConvolutionPasses(rawValue: 2)
+    public static let backwardWeights = ConvolutionPasses(rawValue: 4)
+    public static let all: ConvolutionPasses = [.forward, .backwardData, .backwardWeights]
+}
+
 /// Builds the cached convolution plans.
 enum ConvPlans {
     /// Lets oneDNN pick blocked layouts; false runs on the plain layouts (for comparison).
     static let preferBlockedLayouts = true
     /// Backing store of `DNNL.bfloat16Convolutions`.
-    static let bfloat16 = Atomic<Bool>(false)
+    static let bfloat16 = Atomic<Int>(0)
 
     /// The operands of a convolution, to choose which run in bf16.
     enum Operand: Hashable { case source, weight, destination }

@@ -1,3 +1,4 @@
+@_exported import struct TarsierCPU.ConvolutionPasses
 import TarsierCPU
 
 /// The CPU backend: oneDNN kernels for Float32 convolution, pooling, batch norm and matrix
@@ -30,12 +31,15 @@ public final class CPUBackend: ReferenceBackend {
     /// Sets the threads oneDNN uses; call before the first kernel runs.
     public static func setThreadCount(_ count: Int) { DNNL.setThreadCount(count) }
 
-    /// Mixed precision for convolutions: bf16 operands, Float32 accumulation and results (as
-    /// PyTorch's CPU autocast). Everything else stays Float32.
-    public static var bfloat16Convolutions: Bool {
+    /// The convolution passes run in mixed precision: bf16 operands, Float32 accumulation and
+    /// results (as PyTorch's CPU autocast). Everything else stays Float32.
+    public static var bfloat16Convolutions: ConvolutionPasses {
         get { DNNL.bfloat16Convolutions }
         set { DNNL.bfloat16Convolutions = newValue }
     }
+
+    /// True when the CPU computes bf16 natively (AVX512-BF16 or AMX).
+    public static var hasNativeBFloat16: Bool { DNNL.hasNativeBFloat16 }
 
     /// Max-pool state of oneDNN: its opaque workspace.
     final class Workspace: MaxPoolSavedState {

@@ -1,3 +1,4 @@
+import Foundation
 import TarsierCore
 import TarsierNN
 import TarsierOptim
@@ -46,7 +47,7 @@ public final class Trainer {
         self.mean = mean
         self.std = std
         RandomState.seed(options.seed)
-        CPUBackend.bfloat16Convolutions = options.bfloat16
+        CPUBackend.bfloat16Convolutions = try Trainer.convolutionPasses(options.bfloat16)
         model = try ModelZoo.make(options.model, classCount: trainSet.classNames.count,
                                   inputChannels: trainSet.channels)
         optimizer = try Trainer.makeOptimizer(options, model: model)
@@ -58,6 +59,27 @@ public final class Trainer {
             scheduler = Scheduler(schedule: schedule, optimizer: optimizer)
         } catch let error as ScheduleConfigurationError {
             throw TrainingError.invalidOption(error.description)
+        }
+    }
+
+    /// Parses the `bfloat16` option.
+    static func convolutionPasses(_ text: String) throws -> ConvolutionPasses {
+        switch text {
+        case "off", "none", "": return []
+        case "all", "on": return .all
+        case "auto": return CPUBackend.hasNativeBFloat16 ? [.forward, .backwardData] : []
+        default:
+            var passes: ConvolutionPasses = []
+            for part in text.split(separator: ",") {
+                switch part.trimmingCharacters(in: .whitespaces) {
+                case "forward": passes.insert(.forward)
+                case "backward-data": passes.insert(.backwardData)
+                case "backward-weights": passes.insert(.backwardWeights)
+                default:
+                    throw TrainingError.invalidOption("unknown bf16 setting '\(part)'; valid: auto, off, all, or a list of forward, backward-data, backward-weights")
+                }
+            }
+            return passes
         }
     }
 

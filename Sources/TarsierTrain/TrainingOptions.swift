@@ -22,8 +22,10 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     public var cropPadding = 2
     public var horizontalFlip = true
     public var evaluationBatchSize = 1000
-    /// Convolutions in bfloat16 with Float32 accumulation (mixed precision).
-    public var bfloat16 = false
+    /// Convolution passes in bfloat16 with Float32 accumulation (mixed precision): "off", "all",
+    /// a comma-separated list of "forward", "backward-data", "backward-weights", or "auto": forward
+    /// and backward-data where the CPU has native bf16 (there they were fastest), else off.
+    public var bfloat16 = "auto"
 
     public init() {}
 

@@ -17,7 +17,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "LR schedule: \(ScheduleKind.validNames.joined(separator: ", ")).") var schedule: String?
     @Option(name: .customLong("label-smoothing"), help: "Label smoothing for cross-entropy.") var labelSmoothing: Double?
     @Option(help: "Random seed.") var seed: UInt64?
-    @Flag(inversion: .prefixedNo, help: "Mixed precision: bf16 convolutions, Float32 elsewhere.") var bf16: Bool?
+    @Option(help: "bf16 convolution passes (Float32 elsewhere): auto (default), off, all, or a list of forward, backward-data, backward-weights.") var bf16: String?
     @Option(help: "CPU threads.") var threads: Int?
     @Option(help: "Fashion-MNIST directory (IDX files, .gz or not).") var data = FashionMNIST.defaultDirectory
     @Option(help: "Run folder (default runs/<model>-<time>).") var output: String?
