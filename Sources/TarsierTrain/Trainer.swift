@@ -29,6 +29,8 @@ public final class Trainer {
     /// Normalisation applied to pixels in [0, 1], per channel.
     public let mean: [Float], std: [Float]
     public var callbacks: [TrainingCallback] = []
+    /// Convolution passes run in bf16 while `run()` trains and evaluates.
+    public let bfloat16Passes: ConvolutionPasses
     /// Sets each group's learning rate (and momentum, for one-cycle) before every step.
     public let scheduler: Scheduler
 
@@ -47,7 +49,7 @@ public final class Trainer {
         self.mean = mean
         self.std = std
         RandomState.seed(options.seed)
-        CPUBackend.bfloat16Convolutions = try Trainer.convolutionPasses(options.bfloat16)
+        bfloat16Passes = try Trainer.convolutionPasses(options.bfloat16)
         model = try ModelZoo.make(options.model, classCount: trainSet.classNames.count,
                                   inputChannels: trainSet.channels)
         optimizer = try Trainer.makeOptimizer(options, model: model)
@@ -100,6 +102,10 @@ public final class Trainer {
 
     /// Trains for `options.epochs` epochs.
     public func run() throws -> TrainingResult {
+        // The precision switch is process-wide: set it for this run only.
+        let previousPasses = CPUBackend.bfloat16Convolutions
+        CPUBackend.bfloat16Convolutions = bfloat16Passes
+        defer { CPUBackend.bfloat16Convolutions = previousPasses }
         let loader = InMemoryBatchLoader(dataset: trainSet, batchSize: options.batchSize, shuffle: true, seed: options.seed,
                                          dropLast: true, mean: mean, std: std,
                                          augmentation: Augmentation(cropPadding: options.cropPadding,

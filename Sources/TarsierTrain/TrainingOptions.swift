@@ -2,7 +2,7 @@
 public struct TrainingOptions: Codable, Sendable, Equatable {
     /// A model name from `ModelZoo.names`.
     public var model = "resnet9s"
-    public var epochs = 8
+    public var epochs = 4
     public var batchSize = 256
     /// "sgd", "adam" or "adamw".
     public var optimizer = "sgd"
@@ -36,7 +36,7 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
         switch name {
         case "default": return o
         case "best":
-            o.epochs = 18
+            o.epochs = 12
             return o
         case "lenet":
             o.model = "lenet5"; o.epochs = 10; o.batchSize = 128; o.learningRate = 0.05

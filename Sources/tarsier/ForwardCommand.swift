@@ -22,27 +22,10 @@ struct ForwardCommand: ParsableCommand {
     func run() throws {
         runReportingErrors {
             configureThreads(threads)
-            let file = try SafeTensors.read(contentsOf: input)
-            guard let entry = file.tensors["input"] else {
-                throw ValidationError("\(input): no tensor named \"input\" (keys: \(file.tensors.keys.sorted().joined(separator: ", ")))")
-            }
-            var x = try Tensor(entry: entry).cast(to: .float32)
-            guard x.rank == 4 else { throw ValidationError("\(input): \"input\" must be [N, C, H, W], got \(x.shape)") }
-            let net = try ModelZoo.make(model, classCount: classCount, inputChannels: x.shape[1])
-            try net.loadWeights(from: weights, strict: true)
-            net.eval()
-            if grad { x = x.requiringGrad() }
-            let y = try net(x)
-            var out: [String: SafeTensorsEntry] = ["output": y.safeTensorsEntry()]
-            if grad {
-                y.sum().backward()
-                if let g = x.grad { out["input.grad"] = g.safeTensorsEntry() }
-                for (key, p) in net.namedParameters() {
-                    if let g = p.grad { out["\(key).grad"] = g.safeTensorsEntry() }
-                }
-            }
+            let out = try ForwardRunner.run(model: model, classCount: classCount, weights: weights, inputFile: input,
+                                            gradients: grad)
             try SafeTensors.write(out, to: output)
-            print("wrote \(output): output \(y.shape)" + (grad ? " and \(out.count - 1) gradients" : ""))
+            print("wrote \(output): output \(out["output"]?.shape ?? [])" + (grad ? " and \(out.count - 1) gradients" : ""))
         }
     }
 }
