@@ -102,9 +102,9 @@ public final class Trainer {
 
     /// Trains for `options.epochs` epochs.
     public func run() throws -> TrainingResult {
-        // The precision switch is process-wide: set it for this run only.
+        // The precision switch is process-wide: bf16 only for training steps; evaluation runs in
+        // Float32 so the report equals what `tarsier eval` computes from the checkpoint.
         let previousPasses = CPUBackend.bfloat16Convolutions
-        CPUBackend.bfloat16Convolutions = bfloat16Passes
         defer { CPUBackend.bfloat16Convolutions = previousPasses }
         let loader = InMemoryBatchLoader(dataset: trainSet, batchSize: options.batchSize, shuffle: true, seed: options.seed,
                                          dropLast: true, mean: mean, std: std,
@@ -122,6 +122,7 @@ public final class Trainer {
             var epochLoader = loader
             epochLoader.epoch = epoch
             callbacks.forEach { $0.epochWillStart(epoch: epoch, of: options.epochs, steps: stepsPerEpoch) }
+            CPUBackend.bfloat16Convolutions = bfloat16Passes
             let start = monotonicSeconds()
             var lossSum = 0.0, correct = 0, seen = 0
             var lr = 0.0
@@ -149,6 +150,7 @@ public final class Trainer {
             }
             let epochSeconds = monotonicSeconds() - start
             trainingSeconds += epochSeconds
+            CPUBackend.bfloat16Convolutions = previousPasses
             let evaluation = try Evaluator.evaluate(model, on: testSet, batchSize: options.evaluationBatchSize,
                                                     mean: mean, std: std)
             lastEvaluation = evaluation
