@@ -65,7 +65,7 @@ public final class Trainer {
     }
 
     /// Parses the `bfloat16` option.
-    static func convolutionPasses(_ text: String) throws -> ConvolutionPasses {
+    public static func convolutionPasses(_ text: String) throws -> ConvolutionPasses {
         switch text {
         case "off", "none", "": return []
         case "all", "on": return .all
