@@ -13,6 +13,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "CPU threads.") var threads = 2
     @Option(help: "bf16 convolution passes: off (default, as PyTorch's Float32 eager), auto, all, or a list.") var bf16 = "off"
     @Flag(help: .hidden) var child = false
+    @Flag(help: "Run the workloads in this process and print the time per kernel (no memory figures).") var profile = false
 
     func run() throws {
         runReportingErrors {
@@ -21,6 +22,21 @@ struct BenchCommand: ParsableCommand {
             guard unknown.isEmpty else {
                 throw ValidationError("unknown workload \(unknown.joined(separator: ", ")); valid: "
                                       + Benchmark.workloads.map(\.key).joined(separator: ", "))
+            }
+            if profile {
+                configureThreads(threads)
+                CPUBackend.bfloat16Convolutions = try Trainer.convolutionPasses(bf16)
+                for key in keys {
+                    guard let workload = Benchmark.workloads.first(where: { $0.key == key }) else { continue }
+                    let profiler = ProfilingBackend(wrapping: Device.cpu.backend)
+                    Device.default = Device(backend: profiler)
+                    let ips = try Benchmark.run(workload)
+                    print(String(format: "%@: %.1f img/s (profiled)", key as NSString, ips))
+                    for row in profiler.report().prefix(14) {
+                        print(String(format: "  %-34@ %8.3f s %6d calls", row.name as NSString, row.seconds, row.calls))
+                    }
+                }
+                return
             }
             if child {
                 configureThreads(threads)
