@@ -37,12 +37,13 @@ public final class GradNode: @unchecked Sendable {
     }
 }
 
-/// A minimal lock for short critical sections.
-final class SpinLock: @unchecked Sendable {
+/// A pthread mutex for short critical sections (no Foundation dependency).
+public final class SpinLock: @unchecked Sendable {
     private var mutex = pthread_mutex_t()
-    init() { pthread_mutex_init(&mutex, nil) }
+    public init() { pthread_mutex_init(&mutex, nil) }
     deinit { pthread_mutex_destroy(&mutex) }
-    func withLock<R>(_ body: () throws -> R) rethrows -> R {
+    /// Runs `body` holding the lock.
+    public func withLock<R>(_ body: () throws -> R) rethrows -> R {
         pthread_mutex_lock(&mutex)
         defer { pthread_mutex_unlock(&mutex) }
         return try body()

@@ -4,7 +4,7 @@ import TarsierSupport
 /// The global random stream used by layer initialisers and dropout, as `torch.manual_seed`.
 public enum RandomState {
     nonisolated(unsafe) private static var generator = SeededGenerator(seed: 0)
-    private static let lock = NSLockLike()
+    private static let lock = SpinLock()
 
     /// Reseeds the global stream.
     public static func seed(_ seed: UInt64) { lock.withLock { generator = SeededGenerator(seed: seed) } }
@@ -20,22 +20,6 @@ public enum RandomState {
         set { lock.withLock { generator = newValue } }
     }
 }
-
-/// A pthread mutex, to avoid a Foundation dependency in the layers.
-final class NSLockLike: @unchecked Sendable {
-    private var mutex = pthread_mutex_t()
-    init() { pthread_mutex_init(&mutex, nil) }
-    deinit { pthread_mutex_destroy(&mutex) }
-    func withLock<R>(_ body: () throws -> R) rethrows -> R {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        return try body()
-    }
-}
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Weight initialisers with PyTorch's definitions.
 public enum Initializer {
