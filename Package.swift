@@ -36,9 +36,10 @@ let package = Package(
         .testTarget(name: "TarsierNNTests", dependencies: ["TarsierCore", "TarsierNN", "TarsierOptim", "TarsierVision"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "TarsierDataTests", dependencies: ["TarsierData"]),
-        .testTarget(name: "TarsierSupportTests", dependencies: ["TarsierSupport"]),
+        .testTarget(name: "TarsierSupportTests", dependencies: ["TarsierSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TarsierEvalTests", dependencies: ["TarsierEval"]),
         .testTarget(name: "TarsierTrainTests", dependencies: ["Tarsier"]),
+        .testTarget(name: "TarsierVisionTests", dependencies: ["TarsierVision", "TarsierNN", "TarsierCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TarsierOptimTests", dependencies: ["TarsierOptim", "TarsierSupport"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]

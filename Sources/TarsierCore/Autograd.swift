@@ -62,7 +62,7 @@ public enum Autograd {
         set { pthread_setspecific(recordingKey, newValue ? nil : disabledMarker) }
     }
 
-    nonisolated(unsafe) private static let recordingKey: pthread_key_t = {
+    private static let recordingKey: pthread_key_t = {
         var key = pthread_key_t()
         pthread_key_create(&key, nil)
         return key

@@ -10,20 +10,28 @@ public final class Conv2d: Module {
     public let kernelSize: (Int, Int), stride: (Int, Int), padding: (Int, Int), dilation: (Int, Int)
     public let groups: Int
 
-    /// Creates a convolution with PyTorch's default initialisation.
-    public init(inputChannels: Int, outputChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0,
-                dilation: Int = 1, groups: Int = 1, bias: Bool = true) {
+    /// Creates a convolution with PyTorch's default initialisation (square kernel, stride, padding).
+    public convenience init(inputChannels: Int, outputChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0,
+                            dilation: Int = 1, groups: Int = 1, bias: Bool = true) {
+        self.init(inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: (kernelSize, kernelSize),
+                  stride: (stride, stride), padding: (padding, padding), dilation: (dilation, dilation), groups: groups,
+                  bias: bias)
+    }
+
+    /// Creates a convolution with (height, width) kernel, stride, padding and dilation.
+    public init(inputChannels: Int, outputChannels: Int, kernelSize: (Int, Int), stride: (Int, Int) = (1, 1),
+                padding: (Int, Int) = (0, 0), dilation: (Int, Int) = (1, 1), groups: Int = 1, bias: Bool = true) {
         precondition(inputChannels % groups == 0 && outputChannels % groups == 0,
                      "Conv2d: channels \(inputChannels)->\(outputChannels) not divisible by groups \(groups)")
         self.inputChannels = inputChannels
         self.outputChannels = outputChannels
-        self.kernelSize = (kernelSize, kernelSize)
-        self.stride = (stride, stride)
-        self.padding = (padding, padding)
-        self.dilation = (dilation, dilation)
+        self.kernelSize = kernelSize
+        self.stride = stride
+        self.padding = padding
+        self.dilation = dilation
         self.groups = groups
-        let fanIn = inputChannels / groups * kernelSize * kernelSize
-        weight = Module.parameter(Initializer.pytorchDefault([outputChannels, inputChannels / groups, kernelSize, kernelSize],
+        let fanIn = inputChannels / groups * kernelSize.0 * kernelSize.1
+        weight = Module.parameter(Initializer.pytorchDefault([outputChannels, inputChannels / groups, kernelSize.0, kernelSize.1],
                                                              fanIn: fanIn))
         self.bias = bias ? Module.parameter(Initializer.pytorchDefault([outputChannels], fanIn: fanIn)) : nil
         super.init()

@@ -101,16 +101,31 @@ struct EvalCommand: ParsableCommand {
 }
 
 struct ModelsCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "models", abstract: "List the model zoo.")
+    static let configuration = CommandConfiguration(
+        commandName: "models",
+        abstract: "List the model zoo with parameter counts and forward GFLOPs.",
+        discussion: "GFLOPs are 2 x multiply-adds of convolutions and linear layers for one image at the model's "
+            + "default input (1x28x28 for lenet5 and resnet9s, 3x299x299 for inception_v3, 3x224x224 otherwise), "
+            + "evaluation mode.")
 
     func run() throws {
         runReportingErrors {
+            print("model".padding(toLength: 14, withPad: " ", startingAt: 0) + "input".padding(toLength: 12, withPad: " ", startingAt: 0)
+                  + "parameters".leftPadded(14) + "GFLOPs".leftPadded(10))
             for name in ModelZoo.names {
-                let channels = name == "resnet9s" || name == "lenet5" ? 1 : 3
-                let m = try ModelZoo.make(name, classCount: name.hasPrefix("resnet") && name != "resnet9s" ? 1000 : 10,
-                                          inputChannels: channels)
-                print(name.padding(toLength: 12, withPad: " ", startingAt: 0) + "\(m.parameterCount) parameters")
+                let shape = ModelZoo.defaultInputShape(name)
+                let m = try ModelZoo.make(name, classCount: ModelZoo.defaultClassCount(name), inputChannels: shape[0])
+                let flops = try ModelCost.forwardFlops(m, inputShape: shape)
+                print(name.padding(toLength: 14, withPad: " ", startingAt: 0)
+                      + shape.map(String.init).joined(separator: "x").padding(toLength: 12, withPad: " ", startingAt: 0)
+                      + "\(m.parameterCount)".leftPadded(14) + String(format: "%.3f", Double(flops) / 1e9).leftPadded(10))
             }
         }
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(_ width: Int) -> String {
+        count >= width ? self : String(repeating: " ", count: width - count) + self
     }
 }
