@@ -11,8 +11,13 @@ public final class RunFolderCallback: TrainingCallback {
     private let metrics: JSONLinesWriter
     private let classNames: [String]
 
-    /// Creates the folder (and parents) and writes the configuration.
-    public init(directory: String, options: TrainingOptions, classNames: [String]) throws {
+    /// The training-state file inside a run folder.
+    public static func statePath(in directory: String) -> String { join(directory, "training_state.safetensors") }
+
+    /// Creates the folder (and parents) and writes the configuration; `resumedSummaries` (epochs
+    /// already done, when resuming) are written back to `metrics.jsonl` first.
+    public init(directory: String, options: TrainingOptions, classNames: [String],
+                resumedSummaries: [EpochSummary] = []) throws {
         self.directory = directory
         self.classNames = classNames
         do {
@@ -24,6 +29,7 @@ public final class RunFolderCallback: TrainingCallback {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(encoder.encode(options), to: RunFolderCallback.join(directory, "config.json"))
         metrics = try JSONLinesWriter(path: RunFolderCallback.join(directory, "metrics.jsonl"), append: false)
+        for summary in resumedSummaries { try metrics.write(summary) }
     }
 
     /// A path inside the run folder.

@@ -29,6 +29,9 @@ public final class Trainer {
     /// Normalisation applied to pixels in [0, 1], per channel.
     public let mean: [Float], std: [Float]
     public var callbacks: [TrainingCallback] = []
+    /// Where the training state (model, optimiser, step, random stream) is written after every
+    /// epoch, atomically, for `run(resumingFrom:)`; nil writes none.
+    public var statePath: String?
     /// Convolution passes run in bf16 while `run()` trains and evaluates.
     public let bfloat16Passes: ConvolutionPasses
     /// Sets each group's learning rate (and momentum, for one-cycle) before every step.
@@ -100,8 +103,10 @@ public final class Trainer {
         }
     }
 
-    /// Trains for `options.epochs` epochs.
-    public func run() throws -> TrainingResult {
+    /// Trains for `options.epochs` epochs; with `resumingFrom`, restores a state written by an
+    /// earlier run with the same options and continues after its last finished epoch, so that the
+    /// final weights equal those of an uninterrupted run (same threads).
+    public func run(resumingFrom resumePath: String? = nil) throws -> TrainingResult {
         // The precision switch is process-wide: bf16 only for training steps; evaluation runs in
         // Float32 so the report equals what `tarsier eval` computes from the checkpoint.
         let previousPasses = CPUBackend.bfloat16Convolutions
@@ -116,9 +121,19 @@ public final class Trainer {
         var reached: [Int: Double] = [:]
         var trainingSeconds = 0.0
         var globalStep = 0
+        var firstEpoch = 0
         var lastEvaluation: EvaluationResult?
+        if let resumePath {
+            let restored = try TrainingState.restore(into: self, from: resumePath)
+            (firstEpoch, globalStep, trainingSeconds) = (restored.epochsDone, restored.globalStep, restored.trainingSeconds)
+            (summaries, reached) = (restored.summaries, restored.secondsToAccuracy)
+            if firstEpoch >= options.epochs {
+                lastEvaluation = try Evaluator.evaluate(model, on: testSet, batchSize: options.evaluationBatchSize,
+                                                        mean: mean, std: std)
+            }
+        }
         model.train()
-        for epoch in 0..<options.epochs {
+        for epoch in firstEpoch..<max(firstEpoch, options.epochs) {
             var epochLoader = loader
             epochLoader.epoch = epoch
             callbacks.forEach { $0.epochWillStart(epoch: epoch, of: options.epochs, steps: stepsPerEpoch) }
@@ -163,6 +178,13 @@ public final class Trainer {
                                        learningRate: lr, epochSeconds: epochSeconds, trainingSeconds: trainingSeconds,
                                        imagesPerSecond: Double(seen) / max(epochSeconds, 1e-9))
             summaries.append(summary)
+            if let statePath {
+                // The state goes first: a run killed before the callbacks' files are written resumes
+                // from it, and the run folder rewrites its metrics from the restored summaries.
+                try TrainingState.save(trainer: self, state: TrainingState(
+                    epochsDone: epoch + 1, globalStep: globalStep, trainingSeconds: trainingSeconds,
+                    summaries: summaries, secondsToAccuracy: reached), to: statePath)
+            }
             for callback in callbacks { try callback.epochDidEnd(summary, trainer: self, evaluation: evaluation) }
         }
         guard let finalEvaluation = lastEvaluation else { throw TrainingError.invalidOption("no epoch ran") }

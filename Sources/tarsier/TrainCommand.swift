@@ -21,6 +21,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "CPU threads.") var threads: Int?
     @Option(help: "Fashion-MNIST directory (IDX files, .gz or not).") var data = FashionMNIST.defaultDirectory
     @Option(help: "Run folder (default runs/<model>-<time>).") var output: String?
+    @Option(help: "Continue the run in this folder after its last finished epoch (its config.json sets the options).") var resume: String?
     @Option(name: .customLong("train-limit"), help: "Use only the first N training images (quick runs).") var trainLimit: Int?
     @Option(name: .customLong("test-limit"), help: "Use only the first N test images (quick runs).") var testLimit: Int?
     @Flag(help: "Print the time spent in each kernel after training.") var profile = false
@@ -28,6 +29,14 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         runReportingErrors {
             var o = try TrainingOptions.preset(preset)
+            if let resume {
+                let configPath = (resume as NSString).appendingPathComponent("config.json")
+                guard let data = FileManager.default.contents(atPath: configPath),
+                      let saved = try? JSONDecoder().decode(TrainingOptions.self, from: data) else {
+                    throw ValidationError("\(configPath) is missing or unreadable; --resume needs a run folder written by tarsier train")
+                }
+                o = saved
+            }
             if let model { o.model = model }
             if let epochs { o.epochs = epochs }
             if let batchSize { o.batchSize = batchSize }
@@ -48,15 +57,21 @@ struct TrainCommand: ParsableCommand {
             var testSet = try FashionMNIST.load(directory: data, split: .test)
             if let trainLimit { trainSet = trainSet.subset(Array(0..<min(max(trainLimit, 0), trainSet.count))) }
             if let testLimit { testSet = testSet.subset(Array(0..<min(max(testLimit, 0), testSet.count))) }
-            let folder = output ?? "runs/\(o.model)-\(Self.timestamp())"
+            let folder = resume ?? output ?? "runs/\(o.model)-\(Self.timestamp())"
             let trainer = try Trainer(options: o, trainSet: trainSet, testSet: testSet,
                                       mean: [FashionMNIST.mean], std: [FashionMNIST.std])
             print("training \(o.model) on Fashion-MNIST (\(trainSet.count) train / \(testSet.count) test images), "
                   + "\(o.epochs) epochs, batch \(o.batchSize), \(o.optimizer) lr \(o.learningRate) \(o.schedule), "
                   + "\(o.threads) threads; run folder \(folder)")
-            let runFolder = try RunFolderCallback(directory: folder, options: o, classNames: trainSet.classNames)
+            let statePath = RunFolderCallback.statePath(in: folder)
+            let resumable = resume != nil && FileManager.default.fileExists(atPath: statePath)
+            let done = resumable ? try TrainingState.savedSummaries(at: statePath) : []
+            if resumable { print("resuming after epoch \(done.count) from \(statePath)") }
+            let runFolder = try RunFolderCallback(directory: folder, options: o, classNames: trainSet.classNames,
+                                                  resumedSummaries: done)
             trainer.callbacks = [ProgressCallback(), runFolder]
-            let result = try trainer.run()
+            trainer.statePath = statePath
+            let result = try trainer.run(resumingFrom: resumable ? statePath : nil)
             print("")
             print(ReportText.render(result.finalEvaluation))
             let reached = [90, 92, 93, 94].map { t in
