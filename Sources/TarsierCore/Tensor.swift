@@ -95,14 +95,7 @@ public struct Tensor: @unchecked Sendable {
     }
 
     /// True when elements are laid out row-major without gaps starting at `offset`.
-    public var isContiguous: Bool {
-        var expected = 1
-        for axis in stride(from: shape.count - 1, through: 0, by: -1) where shape[axis] != 1 {
-            if strides[axis] != expected { return false }
-            expected *= shape[axis]
-        }
-        return true
-    }
+    public var isContiguous: Bool { StridedTraversal.isRowMajor(shape: shape, strides: strides) }
 
     /// Normalises a possibly negative axis index.
     public func axis(_ a: Int) -> Int {
@@ -191,30 +184,13 @@ public struct Tensor: @unchecked Sendable {
 enum StridedCopy {
     static func copy<T>(from src: UnsafeMutablePointer<T>, shape: [Int], strides: [Int], offset: Int,
                         to dst: UnsafeMutablePointer<T>) {
-        let n = shape.reduce(1, *)
-        if n == 0 { return }
-        if shape.isEmpty { dst[0] = src[offset]; return }
-        let rank = shape.count
-        let inner = shape[rank - 1]
-        let innerStride = strides[rank - 1]
-        var index = [Int](repeating: 0, count: rank)
-        var written = 0
-        var base = offset
-        while written < n {
+        let inner = shape.last ?? 1
+        let innerStride = strides.last ?? 1
+        StridedTraversal.forEachRow(shape: shape, strides: strides, offset: offset) { source, destination in
             if innerStride == 1 {
-                (dst + written).update(from: src + base, count: inner)
+                (dst + destination).update(from: src + source, count: inner)
             } else {
-                for i in 0..<inner { dst[written + i] = src[base + i * innerStride] }
-            }
-            written += inner
-            var axis = rank - 2
-            while axis >= 0 {
-                index[axis] += 1
-                base += strides[axis]
-                if index[axis] < shape[axis] { break }
-                base -= strides[axis] * shape[axis]
-                index[axis] = 0
-                axis -= 1
+                for i in 0..<inner { dst[destination + i] = src[source + i * innerStride] }
             }
         }
     }

@@ -76,13 +76,4 @@ final class BufferPool: @unchecked Sendable {
         }
         buffer.deallocate()
     }
-
-    /// Returns every idle buffer to the system.
-    func drain() {
-        let buffers: [UnsafeMutableRawPointer] = lock.withLock {
-            defer { idle = [:]; idleBytes = 0 }
-            return idle.values.flatMap { $0 }
-        }
-        for b in buffers { b.deallocate() }
-    }
 }

@@ -151,31 +151,17 @@ public enum TorchStateDict {
         }
         if count == 0 { return SafeTensorsEntry(dtype: storage.dtype, shape: shape, data: []) }
         // Contiguous row-major: one slice.
-        var contiguous = true, expected = 1
-        for i in stride(from: shape.count - 1, through: 0, by: -1) where shape[i] != 1 {
-            if strides[i] != expected { contiguous = false; break }
-            expected *= shape[i]
-        }
-        if contiguous {
+        if StridedTraversal.isRowMajor(shape: shape, strides: strides) {
             return SafeTensorsEntry(dtype: storage.dtype, shape: shape,
                                     data: Array(storage.bytes[(offset * size)..<((offset + count) * size)]))
         }
+        let inner = shape.last ?? 1, innerStride = strides.last ?? 1
         let data = [UInt8](unsafeUninitializedCapacity: byteCount) { out, initialized in
             storage.bytes.withUnsafeBufferPointer { src in
-                var index = [Int](repeating: 0, count: shape.count)
-                var element = offset
-                for i in 0..<count {
-                    let from = element * size, to = i * size
-                    for b in 0..<size { out[to + b] = src[from + b] }
-                    // Advance the odometer from the last axis.
-                    var axis = shape.count - 1
-                    while axis >= 0 {
-                        index[axis] += 1
-                        element += strides[axis]
-                        if index[axis] < shape[axis] { break }
-                        element -= strides[axis] * shape[axis]
-                        index[axis] = 0
-                        axis -= 1
+                StridedTraversal.forEachRow(shape: shape, strides: strides, offset: offset) { source, destination in
+                    for i in 0..<inner {
+                        let from = (source + i * innerStride) * size, to = (destination + i) * size
+                        for b in 0..<size { out[to + b] = src[from + b] }
                     }
                 }
             }

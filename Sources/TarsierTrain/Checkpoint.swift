@@ -35,14 +35,8 @@ public struct Checkpoint {
     public static func load(from path: String) throws -> Checkpoint {
         let file = try SafeTensors.read(contentsOf: path)
         let meta = file.metadata
-        func field<T: Decodable>(_ key: String, _ type: T.Type) throws -> T {
-            guard let text = meta[key] else {
-                throw TrainingError.checkpoint("\(path): metadata key '\(key)' is missing; is this a Tarsier checkpoint?")
-            }
-            do { return try JSONDecoder().decode(T.self, from: Data(text.utf8)) } catch {
-                throw TrainingError.checkpoint("\(path): metadata key '\(key)' is not valid JSON: \(text)")
-            }
-        }
+        let fields = MetadataFields(metadata: meta, path: path, kind: "Tarsier checkpoint")
+        func field<T: Decodable>(_ key: String, _ type: T.Type) throws -> T { try fields.decode(key, as: type) }
         guard let name = meta["model"] else {
             throw TrainingError.checkpoint("\(path): metadata key 'model' is missing; is this a Tarsier checkpoint?")
         }

@@ -52,23 +52,16 @@ public struct TrainingState {
     /// The epoch summaries stored in a state file (to rebuild a run folder's metrics when resuming).
     public static func savedSummaries(at path: String) throws -> [EpochSummary] {
         let meta = try SafeTensors.read(contentsOf: path).metadata
-        guard let text = meta["summaries"],
-              let summaries = try? JSONDecoder().decode([EpochSummary].self, from: Data(text.utf8)) else {
-            throw TrainingError.checkpoint("\(path): no epoch summaries; is this a Tarsier training state?")
-        }
-        return summaries
+        return try MetadataFields(metadata: meta, path: path, kind: "Tarsier training state")
+            .decode("summaries", as: [EpochSummary].self)
     }
 
     /// Reads a state file and restores the model, optimiser and random stream of `trainer`.
     static func restore(into trainer: Trainer, from path: String) throws -> TrainingState {
         let file = try SafeTensors.read(contentsOf: path)
         let meta = file.metadata
-        func field<T: Decodable>(_ key: String, _ type: T.Type) throws -> T {
-            guard let text = meta[key], let value = try? JSONDecoder().decode(T.self, from: Data(text.utf8)) else {
-                throw TrainingError.checkpoint("\(path): metadata '\(key)' is missing or invalid; is this a Tarsier training state?")
-            }
-            return value
-        }
+        let fields = MetadataFields(metadata: meta, path: path, kind: "Tarsier training state")
+        func field<T: Decodable>(_ key: String, _ type: T.Type) throws -> T { try fields.decode(key, as: type) }
         guard meta["format"] == "tarsier-training-state-1" else {
             throw TrainingError.checkpoint("\(path) is not a Tarsier training state (format \(meta["format"] ?? "none"))")
         }
