@@ -2,6 +2,7 @@
 @_exported import TarsierCore
 @_exported import TarsierNN
 @_exported import TarsierOptim
+@_exported import TarsierImage
 @_exported import TarsierData
 @_exported import TarsierVision
 @_exported import TarsierTrain
