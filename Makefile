@@ -25,6 +25,7 @@ best: build
 	$(BIN) train --preset best
 
 test: deps
+	scripts/fetch_test_images.sh
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --disable-swift-testing
 

@@ -18,6 +18,8 @@ public struct DatasetError: Error, CustomStringConvertible, Equatable {
         case trailingData
         /// Files of one dataset disagree, or a label is out of range.
         case inconsistent
+        /// More image files failed to load in an epoch than the bad-file policy allows.
+        case tooManyBadFiles
     }
 
     /// What went wrong.
@@ -37,8 +39,10 @@ public struct DatasetError: Error, CustomStringConvertible, Equatable {
     /// A message naming the file and what to do.
     public var description: String {
         switch kind {
-        case .notFound:
+        case .notFound, .tooManyBadFiles:
             return detail
+        case .inconsistent:
+            return "'\(file)': \(detail)"
         case .unreadable:
             return "cannot read '\(file)': \(detail)"
         default:

@@ -1,29 +1,6 @@
 import Dispatch
 import TarsierSupport
 
-/// A batch of normalised images with their labels.
-public struct Batch: Sendable, Equatable {
-    /// Normalised pixels, laid out N x C x H x W.
-    public var images: [Float]
-    /// `[N, C, H, W]`.
-    public var shape: [Int]
-    /// The class of each image.
-    public var labels: [Int]
-    /// The dataset index of each image.
-    public var indices: [Int]
-
-    /// Creates a batch.
-    public init(images: [Float], shape: [Int], labels: [Int], indices: [Int]) {
-        self.images = images
-        self.shape = shape
-        self.labels = labels
-        self.indices = indices
-    }
-
-    /// The number of images.
-    public var count: Int { labels.count }
-}
-
 /// Random training-time augmentation applied by `InMemoryBatchLoader`.
 public struct Augmentation: Sendable, Equatable {
     /// Zero padding on each side before a random crop back to the original size; 0 disables.

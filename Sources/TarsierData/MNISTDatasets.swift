@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -23,6 +24,12 @@ public enum FashionMNIST {
     public static let mean: Float = 0.2860
     /// Standard deviation of the training pixels scaled to [0, 1].
     public static let std: Float = 0.3530
+
+    /// Whether `path` is a folder holding (Fashion-)MNIST IDX files rather than images.
+    public static func isIDXDirectory(_ path: String) -> Bool {
+        ["train-images-idx3-ubyte", "train-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte",
+         "t10k-images-idx3-ubyte.gz"].contains { access((path as NSString).appendingPathComponent($0), F_OK) == 0 }
+    }
 
     /// Loads a split from IDX files, gzip-compressed or not.
     /// - Parameters:

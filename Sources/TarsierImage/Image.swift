@@ -112,7 +112,7 @@ public struct Image: Sendable, Equatable {
     }
 
     /// This image in another pixel format, as Pillow's `convert`: grey becomes
-    /// `(299 R + 587 G + 114 B) / 1000` (rounded, as ITU-R 601-2 luma), alpha is dropped or
+    /// `(19595 R + 38470 G + 7471 B + 32768) >> 16` (ITU-R 601-2 luma in Pillow's fixed point), alpha is dropped or
     /// added opaque, grey is repeated into red, green and blue.
     public func converted(to target: PixelFormat) -> Image {
         if target == format { return self }
@@ -145,8 +145,9 @@ public struct Image: Sendable, Equatable {
                     let alpha = source.hasAlpha ? Int(src[i + inStride - 1]) : maxValue
                     switch target {
                     case .gray, .grayAlpha:
+                        // Pillow's fixed-point ITU-R 601-2 luma, so grey images match it exactly.
                         let luma = source.channels >= 3
-                            ? (colour.0 * 299 + colour.1 * 587 + colour.2 * 114 + 500) / 1000 : colour.0
+                            ? (colour.0 * 19595 + colour.1 * 38470 + colour.2 * 7471 + 0x8000) >> 16 : colour.0
                         dst[o] = Sample(luma)
                     case .rgb, .rgba:
                         dst[o] = Sample(colour.0)

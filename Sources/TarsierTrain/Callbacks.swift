@@ -1,3 +1,4 @@
+import TarsierData
 import TarsierEval
 
 /// What happened in one training step.
@@ -34,6 +35,8 @@ public protocol TrainingCallback: AnyObject {
     func batchDidEnd(_ event: BatchEvent)
     func epochDidEnd(_ summary: EpochSummary, trainer: Trainer, evaluation: EvaluationResult) throws
     func trainingDidEnd(_ result: TrainingResult, trainer: Trainer) throws
+    /// Image files that could not be loaded this epoch and were left out (bad-file policy "skip").
+    func filesSkipped(_ files: [SkippedFile], epoch: Int) throws
 }
 
 extension TrainingCallback {
@@ -41,6 +44,7 @@ extension TrainingCallback {
     public func batchDidEnd(_ event: BatchEvent) {}
     public func epochDidEnd(_ summary: EpochSummary, trainer: Trainer, evaluation: EvaluationResult) throws {}
     public func trainingDidEnd(_ result: TrainingResult, trainer: Trainer) throws {}
+    public func filesSkipped(_ files: [SkippedFile], epoch: Int) throws {}
 }
 
 /// Shows a progress bar per epoch and a line of figures after it.
@@ -57,6 +61,14 @@ public final class ProgressCallback: TrainingCallback {
 
     public func batchDidEnd(_ event: BatchEvent) {
         bar?.update(step: event.step + 1, images: event.imagesSeen, loss: event.loss, accuracy: event.runningAccuracy)
+    }
+
+    public func filesSkipped(_ files: [SkippedFile], epoch: Int) throws {
+        bar?.finish()
+        bar = nil
+        print("epoch \(epoch + 1): skipped \(files.count) file(s) that could not be loaded:")
+        for file in files.prefix(20) { print("  \(file.path): \(file.reason)") }
+        if files.count > 20 { print("  ... and \(files.count - 20) more (all listed in the run folder's skipped_files.txt)") }
     }
 
     public func epochDidEnd(_ summary: EpochSummary, trainer: Trainer, evaluation: EvaluationResult) throws {

@@ -11,6 +11,8 @@ public struct EvaluationResult: Sendable {
     public var loss: Double
     public var topFiveAccuracy: Double
     public var classNames: [String]
+    /// Test files that could not be loaded and were left out.
+    public var skippedFiles: [SkippedFile] = []
 
     /// Fraction of correct predictions.
     public var accuracy: Double {
@@ -33,14 +35,21 @@ public enum Evaluator {
     /// Evaluates `model` on `dataset` normalised with `mean`/`std`; restores the model's mode afterwards.
     public static func evaluate(_ model: Module, on dataset: ImageClassificationSet, batchSize: Int = 1000,
                                 mean: [Float], std: [Float]) throws -> EvaluationResult {
+        let loader = InMemoryBatchLoader(dataset: dataset, batchSize: batchSize, shuffle: false, mean: mean, std: std)
+        return try evaluate(model, on: loader)
+    }
+
+    /// Evaluates `model` on every batch of epoch 0 of `provider` (files that cannot be loaded are
+    /// left out, as the provider's bad-file policy says); restores the model's mode afterwards.
+    public static func evaluate(_ model: Module, on provider: any BatchProvider) throws -> EvaluationResult {
         let wasTraining = model.isTraining
         model.eval()
         defer { model.train(wasTraining) }
-        let loader = InMemoryBatchLoader(dataset: dataset, batchSize: batchSize, shuffle: false, mean: mean, std: std)
+        let batches = provider.batches(epoch: 0)
         var predictions: [Int] = [], labels: [Int] = []
         var lossSum = 0.0, topFive = 0.0
         try Autograd.withNoGrad {
-            for batch in loader {
+            while let batch = try batches.next() {
                 let logits = try model(Tensor(shape: batch.shape, data: batch.images))
                 predictions += logits.argmax(axis: 1)
                 labels += batch.labels
@@ -54,6 +63,7 @@ public enum Evaluator {
         }
         let n = Double(max(labels.count, 1))
         return EvaluationResult(labels: labels, predictions: predictions, loss: lossSum / n,
-                                topFiveAccuracy: topFive / n, classNames: dataset.classNames)
+                                topFiveAccuracy: topFive / n, classNames: provider.classNames,
+                                skippedFiles: batches.skippedFiles)
     }
 }

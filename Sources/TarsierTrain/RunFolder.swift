@@ -1,4 +1,5 @@
 import TarsierCore
+import TarsierData
 import TarsierNN
 import TarsierSupport
 import TarsierEval
@@ -42,9 +43,17 @@ public final class RunFolderCallback: TrainingCallback {
     public func epochDidEnd(_ summary: EpochSummary, trainer: Trainer, evaluation: EvaluationResult) throws {
         try metrics.write(summary)
         try Checkpoint.save(model: trainer.model, options: trainer.options, classNames: classNames,
-                            inputShape: [trainer.trainSet.channels, trainer.trainSet.height, trainer.trainSet.width],
+                            inputShape: trainer.data.inputShape,
                             mean: trainer.mean, std: trainer.std, epoch: summary.epoch + 1,
                             to: path("model.safetensors"))
+    }
+
+    /// Appends the epoch's skipped files to `skipped_files.txt` (epoch, path, reason; tab-separated).
+    public func filesSkipped(_ files: [SkippedFile], epoch: Int) throws {
+        let lines = files.map { "\(epoch + 1)\t\($0.path)\t\($0.reason.replacingOccurrences(of: "\n", with: " "))\n" }.joined()
+        let file = path("skipped_files.txt")
+        let previous = FileManager.default.contents(atPath: file).map { [UInt8]($0) } ?? []
+        try AtomicFile.write(previous + Array(lines.utf8), to: file)
     }
 
     public func trainingDidEnd(_ result: TrainingResult, trainer: Trainer) throws {

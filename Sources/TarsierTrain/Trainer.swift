@@ -24,10 +24,12 @@ public final class Trainer {
     public let options: TrainingOptions
     public let model: Module
     public let optimizer: OptimizerBase
-    public let trainSet: ImageClassificationSet
-    public let testSet: ImageClassificationSet
+    /// The batches it trains on and is evaluated on.
+    public let data: TrainingData
     /// Normalisation applied to pixels in [0, 1], per channel.
-    public let mean: [Float], std: [Float]
+    public var mean: [Float] { data.mean }
+    /// Standard deviations of the normalisation, per channel.
+    public var std: [Float] { data.std }
     public var callbacks: [TrainingCallback] = []
     /// Where the training state (model, optimiser, step, random stream) is written after every
     /// epoch, atomically, for `run(resumingFrom:)`; nil writes none.
@@ -37,26 +39,46 @@ public final class Trainer {
     /// Sets each group's learning rate (and momentum, for one-cycle) before every step.
     public let scheduler: Scheduler
 
-    /// Builds the model, optimiser and schedule that `options` name.
-    public init(options: TrainingOptions, trainSet: ImageClassificationSet, testSet: ImageClassificationSet,
-                mean: [Float], std: [Float]) throws {
-        guard options.epochs > 0, options.batchSize > 0, options.learningRate > 0 else {
-            throw TrainingError.invalidOption("epochs, batch size and learning rate must be positive")
-        }
+    /// Builds the model, optimiser and schedule that `options` name, for in-memory image sets
+    /// augmented as the options say (random crop with padding, horizontal flip).
+    public convenience init(options: TrainingOptions, trainSet: ImageClassificationSet, testSet: ImageClassificationSet,
+                            mean: [Float], std: [Float]) throws {
         guard trainSet.classNames.count == testSet.classNames.count else {
             throw TrainingError.invalidOption("train and test sets have different classes")
         }
+        try self.init(options: options, data: .inMemory(train: trainSet, test: testSet, options: options,
+                                                        mean: mean, std: std))
+    }
+
+    /// Builds the model (or takes `model`), optimiser and schedule for `data`.
+    /// - Parameters:
+    ///   - options: The recipe; its batch size must match the data's.
+    ///   - data: Training and test batches.
+    ///   - model: A model to train instead of a new `options.model` (for fine-tuning).
+    ///   - parameterGroups: Optimiser groups instead of all trainable parameters with decay on weights.
+    public init(options: TrainingOptions, data: TrainingData, model: Module? = nil,
+                parameterGroups: [ParameterGroup]? = nil) throws {
+        guard options.epochs > 0, options.batchSize > 0, options.learningRate > 0 else {
+            throw TrainingError.invalidOption("epochs, batch size and learning rate must be positive")
+        }
+        guard data.train.classNames.count == data.test.classNames.count else {
+            throw TrainingError.invalidOption("train and test sets have different classes")
+        }
+        guard data.train.batchCount > 0 else {
+            throw TrainingError.invalidOption("the training set has \(data.train.sampleCount) images, fewer than one batch of \(options.batchSize)")
+        }
         self.options = options
-        self.trainSet = trainSet
-        self.testSet = testSet
-        self.mean = mean
-        self.std = std
+        self.data = data
         RandomState.seed(options.seed)
         bfloat16Passes = try Trainer.convolutionPasses(options.bfloat16)
-        model = try ModelZoo.make(options.model, classCount: trainSet.classNames.count,
-                                  inputChannels: trainSet.channels)
-        optimizer = try Trainer.makeOptimizer(options, model: model)
-        let steps = options.epochs * max(trainSet.count / options.batchSize, 1)
+        if let model {
+            self.model = model
+        } else {
+            self.model = try ModelZoo.make(options.model, classCount: data.classNames.count,
+                                           inputChannels: data.inputShape[0])
+        }
+        optimizer = try Trainer.makeOptimizer(options, model: self.model, groups: parameterGroups)
+        let steps = options.epochs * max(data.train.batchCount, 1)
         do {
             let schedule = try ScheduleKind(parsing: options.schedule)
                 .makeSchedule(totalSteps: max(steps, 2), warmupFraction: options.warmupFraction,
@@ -89,8 +111,8 @@ public final class Trainer {
     }
 
     /// Weights of rank > 1 are decayed; biases and batch-norm parameters are not (as the anchor recipe).
-    static func makeOptimizer(_ o: TrainingOptions, model: Module) throws -> OptimizerBase {
-        let groups = ParameterGroup.splittingWeightDecay(model.trainableParameters(), weightDecay: o.weightDecay)
+    static func makeOptimizer(_ o: TrainingOptions, model: Module, groups: [ParameterGroup]? = nil) throws -> OptimizerBase {
+        let groups = groups ?? ParameterGroup.splittingWeightDecay(model.trainableParameters(), weightDecay: o.weightDecay)
         switch o.optimizer {
         case "sgd":
             return SGD(groups: groups, learningRate: o.learningRate, momentum: o.momentum, nesterov: o.nesterov && o.momentum > 0)
@@ -111,12 +133,7 @@ public final class Trainer {
         // Float32 so the report equals what `tarsier eval` computes from the checkpoint.
         let previousPasses = CPUBackend.bfloat16Convolutions
         defer { CPUBackend.bfloat16Convolutions = previousPasses }
-        let loader = InMemoryBatchLoader(dataset: trainSet, batchSize: options.batchSize, shuffle: true, seed: options.seed,
-                                         dropLast: true, mean: mean, std: std,
-                                         augmentation: Augmentation(cropPadding: options.cropPadding,
-                                                                    horizontalFlipProbability: options.horizontalFlip ? 0.5 : 0),
-                                         prefetch: 1)
-        let stepsPerEpoch = loader.batchCount
+        let stepsPerEpoch = data.train.batchCount
         var summaries: [EpochSummary] = []
         var reached: [Int: Double] = [:]
         var trainingSeconds = 0.0
@@ -128,20 +145,20 @@ public final class Trainer {
             (firstEpoch, globalStep, trainingSeconds) = (restored.epochsDone, restored.globalStep, restored.trainingSeconds)
             (summaries, reached) = (restored.summaries, restored.secondsToAccuracy)
             if firstEpoch >= options.epochs {
-                lastEvaluation = try Evaluator.evaluate(model, on: testSet, batchSize: options.evaluationBatchSize,
-                                                        mean: mean, std: std)
+                lastEvaluation = try Evaluator.evaluate(model, on: data.test)
             }
         }
         model.train()
         for epoch in firstEpoch..<max(firstEpoch, options.epochs) {
-            var epochLoader = loader
-            epochLoader.epoch = epoch
+            let batches = data.train.batches(epoch: epoch)
             callbacks.forEach { $0.epochWillStart(epoch: epoch, of: options.epochs, steps: stepsPerEpoch) }
             CPUBackend.bfloat16Convolutions = bfloat16Passes
             let start = monotonicSeconds()
             var lossSum = 0.0, correct = 0, seen = 0
             var lr = 0.0
-            for (step, batch) in epochLoader.enumerated() {
+            var step = 0
+            while let batch = try batches.next() {
+                defer { step += 1 }
                 scheduler.apply(step: globalStep)
                 lr = optimizer.groups.first?.learningRate ?? options.learningRate
                 let x = Tensor(shape: batch.shape, data: batch.images)
@@ -166,9 +183,15 @@ public final class Trainer {
             let epochSeconds = monotonicSeconds() - start
             trainingSeconds += epochSeconds
             CPUBackend.bfloat16Convolutions = previousPasses
-            let evaluation = try Evaluator.evaluate(model, on: testSet, batchSize: options.evaluationBatchSize,
-                                                    mean: mean, std: std)
+            if !batches.skippedFiles.isEmpty {
+                for callback in callbacks { try callback.filesSkipped(batches.skippedFiles, epoch: epoch) }
+            }
+            let evaluation = try Evaluator.evaluate(model, on: data.test)
             lastEvaluation = evaluation
+            if epoch == firstEpoch && !evaluation.skippedFiles.isEmpty {
+                // The test set is read in the same order every epoch, so its bad files are reported once.
+                for callback in callbacks { try callback.filesSkipped(evaluation.skippedFiles, epoch: epoch) }
+            }
             for threshold in [90, 92, 93, 94] where reached[threshold] == nil && evaluation.accuracy * 100 >= Double(threshold) {
                 reached[threshold] = trainingSeconds
             }

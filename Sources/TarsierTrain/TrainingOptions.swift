@@ -26,6 +26,8 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     /// a comma-separated list of "forward", "backward-data", "backward-weights", or "auto": forward
     /// and backward-data where the CPU has native bf16 (there they were fastest), else off.
     public var bfloat16 = "auto"
+    /// Image files to train on instead of Fashion-MNIST (nil: Fashion-MNIST's IDX files).
+    public var folder: FolderDataOptions?
 
     public init() {}
 

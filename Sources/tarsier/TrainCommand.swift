@@ -5,7 +5,10 @@ import Foundation
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train a model on Fashion-MNIST (the default) and report its test accuracy.")
+        abstract: "Train a model on Fashion-MNIST (the default) or a folder of images and report its accuracy.",
+        discussion: "--data takes Fashion-MNIST's IDX folder, an ImageFolder (one subfolder per class, optionally "
+            + "inside train/ and val/ or test/), or a CSV/TSV list of path,label. Without a val/ or test/ folder, "
+            + "--val-fraction of each class is held out (seeded).")
 
     @Option(help: "A preset: default, best, lenet.") var preset = "default"
     @Option(help: "Model: \(ModelZoo.names.joined(separator: ", ")).") var model: String?
@@ -19,7 +22,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Random seed.") var seed: UInt64?
     @Option(help: "bf16 convolution passes (Float32 elsewhere): auto (default), off, all, or a list of forward, backward-data, backward-weights.") var bf16: String?
     @Option(help: "CPU threads.") var threads: Int?
-    @Option(help: "Fashion-MNIST directory (IDX files, .gz or not).") var data = FashionMNIST.defaultDirectory
+    @Option(help: "Fashion-MNIST's IDX folder (the default), an image folder, or a CSV/TSV list.") var data: String?
+    @OptionGroup var folderOptions: FolderOptionsGroup
     @Option(help: "Run folder (default runs/<model>-<time>).") var output: String?
     @Option(help: "Continue the run in this folder after its last finished epoch (its config.json sets the options).") var resume: String?
     @Option(name: .customLong("train-limit"), help: "Use only the first N training images (quick runs).") var trainLimit: Int?
@@ -53,21 +57,41 @@ struct TrainCommand: ParsableCommand {
             let profiler = profile ? ProfilingBackend(wrapping: Device.cpu.backend) : nil
             if let profiler { Device.default = Device(backend: profiler) }
 
-            var trainSet = try FashionMNIST.load(directory: data, split: .train)
-            var testSet = try FashionMNIST.load(directory: data, split: .test)
-            if let trainLimit { trainSet = trainSet.subset(Array(0..<min(max(trainLimit, 0), trainSet.count))) }
-            if let testLimit { testSet = testSet.subset(Array(0..<min(max(testLimit, 0), testSet.count))) }
+            if let data, !FashionMNIST.isIDXDirectory(data) {
+                o.folder = folderOptions.apply(to: o.folder?.root == data ? o.folder : nil, root: data)
+            } else if data != nil {
+                o.folder = nil
+            }
             let folder = resume ?? output ?? "runs/\(o.model)-\(Self.timestamp())"
-            let trainer = try Trainer(options: o, trainSet: trainSet, testSet: testSet,
+            let trainer: Trainer
+            let classNames: [String]
+            if let folderData = o.folder {
+                let (trainingData, about) = try FolderData.make(folderData, training: o)
+                trainer = try Trainer(options: o, data: trainingData)
+                classNames = trainingData.classNames
+                print("training \(o.model) on \(about.trainCount) images of \(classNames.count) classes from "
+                      + "\(about.trainSource) (validation: \(about.validationCount) from \(about.validationSource)), input "
+                      + "\(about.inputShape.map(String.init).joined(separator: "x")), augmentation \(about.augmentation), "
+                      + "\(o.epochs) epochs, batch \(o.batchSize), \(o.optimizer) lr \(o.learningRate) \(o.schedule), "
+                      + "\(o.threads) threads; run folder \(folder)")
+            } else {
+                let directory = data ?? FashionMNIST.defaultDirectory
+                var trainSet = try FashionMNIST.load(directory: directory, split: .train)
+                var testSet = try FashionMNIST.load(directory: directory, split: .test)
+                if let trainLimit { trainSet = trainSet.subset(Array(0..<min(max(trainLimit, 0), trainSet.count))) }
+                if let testLimit { testSet = testSet.subset(Array(0..<min(max(testLimit, 0), testSet.count))) }
+                trainer = try Trainer(options: o, trainSet: trainSet, testSet: testSet,
                                       mean: [FashionMNIST.mean], std: [FashionMNIST.std])
-            print("training \(o.model) on Fashion-MNIST (\(trainSet.count) train / \(testSet.count) test images), "
-                  + "\(o.epochs) epochs, batch \(o.batchSize), \(o.optimizer) lr \(o.learningRate) \(o.schedule), "
-                  + "\(o.threads) threads; run folder \(folder)")
+                classNames = trainSet.classNames
+                print("training \(o.model) on Fashion-MNIST (\(trainSet.count) train / \(testSet.count) test images), "
+                      + "\(o.epochs) epochs, batch \(o.batchSize), \(o.optimizer) lr \(o.learningRate) \(o.schedule), "
+                      + "\(o.threads) threads; run folder \(folder)")
+            }
             let statePath = RunFolderCallback.statePath(in: folder)
             let resumable = resume != nil && FileManager.default.fileExists(atPath: statePath)
             let done = resumable ? try TrainingState.savedSummaries(at: statePath) : []
             if resumable { print("resuming after epoch \(done.count) from \(statePath)") }
-            let runFolder = try RunFolderCallback(directory: folder, options: o, classNames: trainSet.classNames,
+            let runFolder = try RunFolderCallback(directory: folder, options: o, classNames: classNames,
                                                   resumedSummaries: done)
             trainer.callbacks = [ProgressCallback(), runFolder]
             trainer.statePath = statePath
