@@ -177,11 +177,3 @@ final class TransformGoldenTests: XCTestCase {
         try XCTUnwrap(Interpolation(rawValue: value?.string ?? ""))
     }
 }
-
-extension PlanarTransform {
-    /// Applies with a generator seeded by `seed`.
-    func apply(_ image: PlanarImage, seed: UInt64) throws -> PlanarImage {
-        var generator = SeededGenerator(seed: seed)
-        return try apply(image, using: &generator)
-    }
-}

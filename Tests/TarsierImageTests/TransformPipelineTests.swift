@@ -13,6 +13,8 @@ final class TransformPipelineTests: XCTestCase {
             ImageFunctional.centerCrop(ImageFunctional.resize(image, height: 16, width: 24), height: 16, width: 16).planar(),
             mean: Normalize.imageNet.mean, std: Normalize.imageNet.std)
         XCTAssertEqual(out, byHand)
+        XCTAssertEqual(Normalize.imageNet.mean, try Normalize(mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225]).mean)
+        XCTAssertEqual(Normalize.imageNet.std, try Normalize(mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225]).std)
         // No planar steps: plain ToTensor.
         XCTAssertEqual(try TransformPipeline([]).apply(image, seed: 0), image.planar())
     }

@@ -39,7 +39,8 @@ extension ImageFunctional {
     ///   - translate: Shift in pixels after the rotation.
     ///   - scale: Overall scale, positive.
     ///   - shear: Shear angles in degrees parallel to the x and y axes.
-    ///   - fill: The colour of pixels from outside the image: one value or one per channel.
+    ///   - fill: The colour of pixels from outside the image: one value or one per channel, in the
+    ///     image's sample range.
     ///   - center: The fixed point (default: the image centre).
     public static func affine(_ image: Image, angle: Double, translate: (x: Double, y: Double) = (0, 0),
                               scale: Double = 1, shear: (x: Double, y: Double) = (0, 0),

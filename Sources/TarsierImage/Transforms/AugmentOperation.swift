@@ -7,8 +7,34 @@ import Foundation
 /// The operations of torchvision's automatic augmentation policies (TrivialAugmentWide,
 /// RandAugment), in torchvision's order.
 public enum AugmentOperation: String, Sendable, CaseIterable {
-    case identity, shearX, shearY, translateX, translateY, rotate
-    case brightness, color, contrast, sharpness, posterize, solarize, autoContrast, equalize
+    /// The image unchanged.
+    case identity
+    /// Horizontal shear by `atan(magnitude)` about the top-left corner.
+    case shearX
+    /// Vertical shear by `atan(magnitude)` about the top-left corner.
+    case shearY
+    /// Horizontal shift by `Int(magnitude)` pixels.
+    case translateX
+    /// Vertical shift by `Int(magnitude)` pixels.
+    case translateY
+    /// Rotation by `magnitude` degrees counter-clockwise.
+    case rotate
+    /// Brightness factor `1 + magnitude`.
+    case brightness
+    /// Saturation factor `1 + magnitude`.
+    case color
+    /// Contrast factor `1 + magnitude`.
+    case contrast
+    /// Sharpness factor `1 + magnitude`.
+    case sharpness
+    /// Keep `Int(magnitude)` bits.
+    case posterize
+    /// Invert samples at or above `magnitude`.
+    case solarize
+    /// Stretch each channel to the full range.
+    case autoContrast
+    /// Equalize each channel's histogram.
+    case equalize
 
     /// Applies the operation with `magnitude` as torchvision's `_apply_op` does on PIL images:
     /// shears by `atan(magnitude)` about the top-left corner, translations by `Int(magnitude)`

@@ -9,22 +9,18 @@ extension ImageFunctional {
     /// `adjust_brightness` on PIL images). 0 gives black, 1 the original.
     public static func adjustBrightness(_ image: Image, factor: Double) throws -> Image {
         try requireFactor(factor, "adjustBrightness", "factor")
-        return Blend.enhance(image, factor: factor) { samples in
-            Blend.degenerate(samples, format: image.format) { _ in 0 }
-        }
+        return Blend.enhance(image, factor: factor, with: .constant(0))
     }
 
     /// Scales contrast: blends with the mean grey level, `Int(mean + 0.5)` of the grey image
     /// (Pillow's `ImageEnhance.Contrast`). 0 gives a flat grey image, 1 the original.
     public static func adjustContrast(_ image: Image, factor: Double) throws -> Image {
         try requireFactor(factor, "adjustContrast", "factor")
-        return Blend.enhance(image, factor: factor) { samples in
-            let luma = Luma.values(samples, format: image.format)
-            var total = 0.0
-            for value in luma { total += Double(value) }
-            let mean = Int(total / Double(luma.count) + 0.5)
-            return Blend.degenerate(samples, format: image.format) { _ in mean }
-        }
+        let luma = Luma.values(image)
+        var total = 0.0
+        for value in luma { total += Double(value) }
+        let mean = Int(total / Double(luma.count) + 0.5)
+        return Blend.enhance(image, factor: factor, with: .constant(mean))
     }
 
     /// Scales saturation: blends with the grey image (Pillow's `ImageEnhance.Color`). 0 gives grey,
@@ -32,19 +28,14 @@ extension ImageFunctional {
     public static func adjustSaturation(_ image: Image, factor: Double) throws -> Image {
         try requireFactor(factor, "adjustSaturation", "factor")
         if image.channels < 3 { return image }
-        return Blend.enhance(image, factor: factor) { samples in
-            let luma = Luma.values(samples, format: image.format)
-            return Blend.degenerate(samples, format: image.format) { luma[$0] }
-        }
+        return Blend.enhance(image, factor: factor, with: .luma)
     }
 
     /// Scales sharpness: blends with Pillow's SMOOTH-filtered image (`ImageEnhance.Sharpness`,
     /// torchvision's `adjust_sharpness` on PIL images). 0 blurs, 1 is the original, 2 sharpens.
     public static func adjustSharpness(_ image: Image, factor: Double) throws -> Image {
         try requireFactor(factor, "adjustSharpness", "factor")
-        return Blend.enhance(image, factor: factor) { samples in
-            Smooth.filtered(samples, width: image.width, height: image.height, format: image.format)
-        }
+        return Blend.enhance(image, factor: factor, with: .image(Smooth.filtered(image)))
     }
 
     /// Rotates hue by `factor` of a turn, in -0.5...0.5 (torchvision's `adjust_hue` on PIL images:
@@ -86,84 +77,95 @@ extension ImageFunctional {
     }
 }
 
-/// Pillow's `Image.blend`, the core of every `ImageEnhance` class.
+/// Pillow's `Image.blend(degenerate, image, factor)`, the core of every `ImageEnhance` class:
+/// `degenerate + factor * (image - degenerate)`, truncated and clipped. Alpha is never blended
+/// (the enhancers give the degenerate image the original's alpha).
 enum Blend {
-    /// `blend(degenerate, image, factor)`; `makeDegenerate` gets the samples (of the image's type).
-    static func enhance(_ image: Image, factor: Double,
-                        makeDegenerate: (AnySamples) -> AnySamples) -> Image {
+    /// What the image is blended with.
+    enum Degenerate {
+        /// One level in every colour channel.
+        case constant(Int)
+        /// Each pixel's grey level in every colour channel.
+        case luma
+        /// Another image of the same size and format.
+        case image(Image)
+    }
+
+    static func enhance(_ image: Image, factor: Double, with degenerate: Degenerate) -> Image {
+        if factor == 1 { return image }
         switch image.pixels {
         case .eight(let samples):
-            guard case .eight(let degenerate) = makeDegenerate(.eight(samples)) else { return image }
             return Image(width: image.width, height: image.height, format: image.format,
-                         bytes: blendEightBit(degenerate, samples, alpha: Float(factor)))
+                         samples: blend(samples, format: image.format, factor: factor, with: degenerate))
         case .sixteen(let samples):
-            guard case .sixteen(let degenerate) = makeDegenerate(.sixteen(samples)) else { return image }
             return Image(width: image.width, height: image.height, format: image.format,
-                         pixels: .sixteen(blendSixteenBit(degenerate, samples, alpha: factor)))
+                         samples: blend(samples, format: image.format, factor: factor, with: degenerate))
         }
     }
 
-    /// Pillow's 8-bit blend: `in1 + alpha * (in2 - in1)` in single precision (Pillow takes the
-    /// factor as a C float), truncated, clipped when extrapolating.
-    static func blendEightBit(_ first: [UInt8], _ second: [UInt8], alpha: Float) -> [UInt8] {
-        if alpha == 0 { return first }
-        if alpha == 1 { return second }
-        return makeArray(count: first.count) { out in
-            first.withUnsafeBufferPointer { a in
-                second.withUnsafeBufferPointer { b in
-                    for i in 0..<out.count {
-                        let x = Int32(a[i])
-                        let value = Float(x) + alpha * Float(Int32(b[i]) - x)
-                        // Clamped first, so the conversion truncates as C's cast does.
-                        out[i] = UInt8(truncatingIfNeeded: Int32(min(max(value, 0), 255)))
+    private static func blend<S: PixelSample>(_ samples: [S], format: PixelFormat, factor: Double,
+                                              with degenerate: Degenerate) -> [S] {
+        let c = format.channels, colours = format.hasAlpha ? c - 1 : c
+        var out = samples
+        out.withUnsafeMutableBufferPointer { out in
+            switch degenerate {
+            case .constant(let level):
+                // The result depends on the sample alone: a table.
+                let table = (0...Int(S.max)).map { S.mix(level, S(truncatingIfNeeded: $0), factor) }
+                table.withUnsafeBufferPointer { table in
+                    for i in 0..<out.count where colours == c || i % c != colours {
+                        out[i] = table[Int(out[i])]
+                    }
+                }
+            case .luma:
+                var i = 0
+                while i < out.count {
+                    let grey = Luma.level(Int(out[i]), Int(out[i + 1]), Int(out[i + 2]))
+                    for ch in 0..<colours { out[i + ch] = S.mix(grey, out[i + ch], factor) }
+                    i += c
+                }
+            case .image(let other):
+                guard let degenerateSamples = S.samples(of: other.pixels) else { return }
+                degenerateSamples.withUnsafeBufferPointer { d in
+                    for i in 0..<out.count where colours == c || i % c != colours {
+                        out[i] = S.mix(Int(d[i]), out[i], factor)
                     }
                 }
             }
         }
-    }
-
-    /// The same blend for 16-bit samples, in double precision.
-    static func blendSixteenBit(_ first: [UInt16], _ second: [UInt16], alpha: Double) -> [UInt16] {
-        if alpha == 0 { return first }
-        if alpha == 1 { return second }
-        return makeArray(count: first.count) { out in
-            for i in 0..<first.count {
-                let value = Double(first[i]) + alpha * (Double(second[i]) - Double(first[i]))
-                out[i] = value <= 0 ? 0 : (value >= 65535 ? 65535 : UInt16(value))
-            }
-        }
-    }
-
-    /// An image whose colour samples of pixel `p` are all `level(p)` and whose alpha is the
-    /// image's (the enhancers' `putalpha`).
-    static func degenerate(_ samples: AnySamples, format: PixelFormat, level: (Int) -> Int) -> AnySamples {
-        func build<S: PixelSample>(_ samples: [S]) -> [S] {
-            let c = format.channels, colours = format.hasAlpha ? c - 1 : c
-            var out = samples
-            for p in 0..<(samples.count / c) {
-                let value = S(clamping: level(p))
-                for ch in 0..<colours { out[p * c + ch] = value }
-            }
-            return out
-        }
-        switch samples {
-        case .eight(let s): return .eight(build(s))
-        case .sixteen(let s): return .sixteen(build(s))
-        }
+        return out
     }
 }
 
-/// Samples of either depth, for the degenerate images the enhancers blend with.
-typealias AnySamples = PixelBuffer
+extension UInt8 {
+    /// Pillow's 8-bit blend of one sample: single precision (Pillow takes the factor as a C
+    /// float), truncated after clipping.
+    @inline(__always)
+    static func mix(_ degenerate: Int, _ value: UInt8, _ factor: Double) -> UInt8 {
+        let a = Float(degenerate)
+        let result = a + Float(factor) * (Float(value) - a)
+        return UInt8(truncatingIfNeeded: Int32(Swift.min(Swift.max(result, 0), 255)))
+    }
+}
+
+extension UInt16 {
+    /// The same blend for 16-bit samples, in double precision.
+    @inline(__always)
+    static func mix(_ degenerate: Int, _ value: UInt16, _ factor: Double) -> UInt16 {
+        let a = Double(degenerate)
+        let result = a + factor * (Double(value) - a)
+        return UInt16(truncatingIfNeeded: Int32(Swift.min(Swift.max(result, 0), 65535)))
+    }
+}
 
 /// Grey levels as Pillow's `convert("L")`: ITU-R 601-2 luma in 16-bit fixed point,
 /// `(19595 R + 38470 G + 7471 B + 32768) >> 16`.
 enum Luma {
     /// One grey level per pixel.
-    static func values(_ samples: AnySamples, format: PixelFormat) -> [Int] {
-        switch samples {
-        case .eight(let s): return values(s, format: format)
-        case .sixteen(let s): return values(s, format: format)
+    static func values(_ image: Image) -> [Int] {
+        switch image.pixels {
+        case .eight(let s): return values(s, format: image.format)
+        case .sixteen(let s): return values(s, format: image.format)
         }
     }
 
@@ -187,37 +189,54 @@ enum Luma {
 /// mix of single and double precision so that 8-bit results match bit for bit.
 enum HSV {
     /// RGB to 8-bit hue, saturation and value.
+    @inline(__always)
     static func fromRGB(_ r: UInt8, _ g: UInt8, _ b: UInt8) -> (UInt8, UInt8, UInt8) {
         let maxc = max(r, g, b), minc = min(r, g, b)
         if minc == maxc { return (0, 0, maxc) }
         let cr = Float(maxc - minc)
-        let s = cr / Float(maxc)
-        let rc = Float(maxc - r) / cr, gc = Float(maxc - g) / cr, bc = Float(maxc - b) / cr
         var h: Float
+        // Only the two quotients the branch uses are computed; each is Pillow's own division.
         if r == maxc {
-            h = bc - gc
+            h = Float(maxc - b) / cr - Float(maxc - g) / cr
         } else if g == maxc {
-            h = Float(2.0 + Double(rc) - Double(bc))
+            h = Float(2.0 + Double(Float(maxc - r) / cr) - Double(Float(maxc - b) / cr))
         } else {
-            h = Float(4.0 + Double(gc) - Double(rc))
+            h = Float(4.0 + Double(Float(maxc - g) / cr) - Double(Float(maxc - r) / cr))
         }
         // fmod(x, 1) for x in (0, 2): subtracting 1 is exact there, and much cheaper.
         let turn = Double(h) / 6.0 + 1.0
         h = Float(turn >= 1 ? turn - 1 : turn)
-        return (UInt8(clamping: Int(Double(h) * 255.0)), UInt8(clamping: Int(Double(s) * 255.0)), maxc)
+        return (UInt8(clamping: Int(Double(h) * 255.0)), saturation[Int(maxc) << 8 | Int(maxc - minc)], maxc)
     }
 
+    /// Pillow's 8-bit saturation `Int((cr / maxc) * 255.0)` for every (maxc, cr), indexed by `maxc << 8 | cr`.
+    private static let saturation: [UInt8] = (0..<65536).map { index in
+        let maxc = index >> 8, range = index & 255
+        guard maxc > 0 && range <= maxc else { return 0 }
+        let s = Float(range) / Float(maxc)
+        return UInt8(clamping: Int(Double(s) * 255.0))
+    }
+
+    /// For each 8-bit hue: the sextant `i` and the fraction `f` within it, as Pillow computes them.
+    private static let sextants: [(Int, Double)] = (0..<256).map { h in
+        let scaled = Double(Float(h)) * 6.0 / 255.0
+        let i = Int(scaled)  // non-negative, so truncation is floor
+        return (i, Double(Float(scaled - Double(Float(i)))))
+    }
+
+    /// For each 8-bit saturation: `s / 255` rounded to single precision, widened.
+    private static let saturationFractions: [Double] = (0..<256).map { Double(Float(Double(Float($0)) / 255.0)) }
+
     /// 8-bit hue, saturation and value to RGB.
+    @inline(__always)
     static func toRGB(_ h: UInt8, _ s: UInt8, _ v: UInt8) -> (UInt8, UInt8, UInt8) {
         if s == 0 { return (v, v, v) }
-        let scaled = Double(Float(h)) * 6.0 / 255.0
-        let i = Int(scaled.rounded(.down))
-        let f = Double(Float(scaled - Double(Float(i))))
-        let fs = Double(Float(Double(Float(s)) / 255.0))
+        let (i, f) = sextants[Int(h)]
+        let fs = saturationFractions[Int(s)]
         let value = Double(Float(v))
-        let p = UInt8(clamping: Int((value * (1.0 - fs)).rounded()))
-        let q = UInt8(clamping: Int((value * (1.0 - fs * f)).rounded()))
-        let t = UInt8(clamping: Int((value * (1.0 - fs * (1.0 - f))).rounded()))
+        let p = UInt8(clamping: roundHalfUp(value * (1.0 - fs)))
+        let q = UInt8(clamping: roundHalfUp(value * (1.0 - fs * f)))
+        let t = UInt8(clamping: roundHalfUp(value * (1.0 - fs * (1.0 - f))))
         switch i % 6 {
         case 0: return (v, t, p)
         case 1: return (q, v, p)
@@ -226,6 +245,14 @@ enum HSV {
         case 4: return (t, p, v)
         default: return (v, p, q)
         }
+    }
+
+    /// C's `round` for a non-negative value below 2^52 (halves away from zero), without a libm call:
+    /// the fraction after truncation is exact there.
+    @inline(__always)
+    static func roundHalfUp(_ x: Double) -> Int {
+        let whole = Int(x)
+        return x - Double(whole) >= 0.5 ? whole + 1 : whole
     }
 
     /// Rotates the hue of a 16-bit colour by `turns`, in double precision without quantising.
@@ -256,10 +283,14 @@ enum HSV {
 /// Pillow's `ImageFilter.SMOOTH`: the 3 x 3 kernel (1 1 1, 1 5 1, 1 1 1) / 13 in single
 /// precision, rounded; the outermost rows and columns are copied unfiltered, as is alpha.
 enum Smooth {
-    static func filtered(_ samples: AnySamples, width: Int, height: Int, format: PixelFormat) -> AnySamples {
-        switch samples {
-        case .eight(let s): return .eight(filtered(s, width: width, height: height, format: format))
-        case .sixteen(let s): return .sixteen(filtered(s, width: width, height: height, format: format))
+    static func filtered(_ image: Image) -> Image {
+        switch image.pixels {
+        case .eight(let s):
+            return Image(width: image.width, height: image.height, format: image.format,
+                         samples: filtered(s, width: image.width, height: image.height, format: image.format))
+        case .sixteen(let s):
+            return Image(width: image.width, height: image.height, format: image.format,
+                         samples: filtered(s, width: image.width, height: image.height, format: image.format))
         }
     }
 
@@ -276,17 +307,18 @@ enum Smooth {
             out.withUnsafeMutableBufferPointer { dst in
                 let stride = width * c
                 for y in 1..<(height - 1) {
-                    let above = (y - 1) * stride, row = y * stride, below = (y + 1) * stride
-                    for x in 1..<(width - 1) {
-                        for ch in 0..<colours {
-                            let l = (x - 1) * c + ch, m = x * c + ch, r = (x + 1) * c + ch
-                            // Pillow's order: the row below, the row itself, the row above, each a sum of three.
-                            var sum: Float = 0.5
-                            sum += Float(src[below + l]) * edge + Float(src[below + m]) * edge + Float(src[below + r]) * edge
-                            sum += Float(src[row + l]) * edge + Float(src[row + m]) * centre + Float(src[row + r]) * edge
-                            sum += Float(src[above + l]) * edge + Float(src[above + m]) * edge + Float(src[above + r]) * edge
-                            dst[row + m] = S(min(max(sum, 0), maxValue))
-                        }
+                    let below = src.baseAddress.map { $0 + (y + 1) * stride }
+                    let row = src.baseAddress.map { $0 + y * stride }
+                    let above = src.baseAddress.map { $0 + (y - 1) * stride }
+                    guard let below, let row, let above, let output = dst.baseAddress.map({ $0 + y * stride }) else { return }
+                    // Sample i of this row has its left and right neighbours at i - c and i + c.
+                    for i in c..<(stride - c) where colours == c || i % c != colours {
+                        // Pillow's order: the row below, the row itself, the row above, each a sum of three.
+                        var sum: Float = 0.5
+                        sum += Float(below[i - c]) * edge + Float(below[i]) * edge + Float(below[i + c]) * edge
+                        sum += Float(row[i - c]) * edge + Float(row[i]) * centre + Float(row[i + c]) * edge
+                        sum += Float(above[i - c]) * edge + Float(above[i]) * edge + Float(above[i + c]) * edge
+                        output[i] = S(truncatingIfNeeded: Int32(min(max(sum, 0), maxValue)))
                     }
                 }
             }

@@ -30,6 +30,14 @@ public protocol PlanarTransform: Sendable {
     func apply(_ image: PlanarImage, using generator: inout SeededGenerator) throws -> PlanarImage
 }
 
+extension PlanarTransform {
+    /// Transforms `image` with a generator seeded by `seed`.
+    public func apply(_ image: PlanarImage, seed: UInt64) throws -> PlanarImage {
+        var generator = SeededGenerator(seed: seed)
+        return try apply(image, using: &generator)
+    }
+}
+
 /// A width and a height in pixels.
 public struct ImageSize: Sendable, Hashable, CustomStringConvertible {
     /// Columns.

@@ -25,7 +25,10 @@ public struct Normalize: PlanarTransform {
     public let std: [Float]
 
     /// The statistics of ImageNet's training set, which torchvision's pretrained models expect.
-    public static let imageNet = Normalize(unchecked: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
+    /// (Written as doubles and then narrowed, as torchvision narrows Python floats, which is not
+    /// always the same as a `Float` literal.)
+    public static let imageNet = Normalize(unchecked: ([0.485, 0.456, 0.406] as [Double]).map(Float.init),
+                                           std: ([0.229, 0.224, 0.225] as [Double]).map(Float.init))
 
     /// Normalizes with the given statistics, converted to single precision as torchvision does.
     public init(mean: [Double], std: [Double]) throws {

@@ -34,7 +34,8 @@ public enum PaddingMode: String, Sendable, CaseIterable, Codable {
 extension ImageFunctional {
     /// Adds a border of the given widths (torchvision's `pad` on a PIL image). Negative widths crop.
     /// - Parameters:
-    ///   - fill: For `.constant`: one value for every channel or one per channel (alpha included).
+    ///   - fill: For `.constant`: one value for every channel or one per channel (alpha included),
+    ///     in the image's sample range (0...255, or 0...65535 for 16-bit images; clamped to it).
     public static func pad(_ image: Image, left: Int, top: Int, right: Int, bottom: Int,
                            fill: [Int] = [0], mode: PaddingMode = .constant) throws -> Image {
         let width = image.width + left + right, height = image.height + top + bottom

@@ -2,14 +2,27 @@
 protocol PixelSample: FixedWidthInteger & UnsignedInteger & Sendable {
     /// Wraps samples of this type into a pixel buffer.
     static func buffer(_ samples: [Self]) -> PixelBuffer
+    /// The buffer's samples if they are of this type.
+    static func samples(of buffer: PixelBuffer) -> [Self]?
+    /// `degenerate + factor * (value - degenerate)` clipped to the sample range and truncated,
+    /// in the precision Pillow uses for this depth (see `Blend`).
+    static func mix(_ degenerate: Int, _ value: Self, _ factor: Double) -> Self
 }
 
 extension UInt8: PixelSample {
     static func buffer(_ samples: [UInt8]) -> PixelBuffer { .eight(samples) }
+    static func samples(of buffer: PixelBuffer) -> [UInt8]? {
+        if case .eight(let samples) = buffer { return samples }
+        return nil
+    }
 }
 
 extension UInt16: PixelSample {
     static func buffer(_ samples: [UInt16]) -> PixelBuffer { .sixteen(samples) }
+    static func samples(of buffer: PixelBuffer) -> [UInt16]? {
+        if case .sixteen(let samples) = buffer { return samples }
+        return nil
+    }
 }
 
 extension Image {

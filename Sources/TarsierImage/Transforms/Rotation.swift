@@ -10,7 +10,8 @@ extension ImageFunctional {
     /// `rotate` calls for PIL images), about `center` (default: the image centre).
     /// - Parameters:
     ///   - expand: Grow the output to hold the whole rotated image (assumes rotation about the centre).
-    ///   - fill: The colour of pixels that come from outside the image: one value or one per channel.
+    ///   - fill: The colour of pixels that come from outside the image: one value or one per channel,
+    ///     in the image's sample range.
     public static func rotate(_ image: Image, angle: Double, interpolation: Interpolation = .nearest,
                               expand: Bool = false, center: (x: Double, y: Double)? = nil,
                               fill: [Int] = [0]) throws -> Image {
