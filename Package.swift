@@ -44,7 +44,7 @@ let package = Package(
         .testTarget(name: "TarsierSupportTests", dependencies: ["TarsierSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TarsierEvalTests", dependencies: ["TarsierEval"]),
         .testTarget(name: "TarsierTrainTests", dependencies: ["Tarsier"]),
-        .testTarget(name: "TarsierVisionTests", dependencies: ["TarsierVision", "TarsierNN", "TarsierCore"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TarsierVisionTests", dependencies: ["TarsierVision", "TarsierNN", "TarsierCore", "TarsierSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TarsierOptimTests", dependencies: ["TarsierOptim", "TarsierSupport"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]

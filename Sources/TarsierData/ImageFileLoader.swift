@@ -30,6 +30,11 @@ public struct ImageFileLoader: BatchProvider, Sendable {
     public var limits: DecodeLimits
     /// What happens to a file that cannot be loaded.
     public var badFiles: BadFilePolicy
+    /// Whether a JPEG may be decoded at 1/2, 1/4 or 1/8 of its size when the pipeline's first
+    /// transform shrinks it anyway (RandomResizedCrop, Resize): the random draws stay those of the
+    /// full-size path, the pixels differ slightly, decoding costs much less. See
+    /// `TransformPipeline.transformImage(encoded:name:as:limits:reducedDecoding:using:)`.
+    public var reducedDecoding: Bool
 
     /// Creates a loader.
     /// - Parameters:
@@ -44,10 +49,11 @@ public struct ImageFileLoader: BatchProvider, Sendable {
     ///   - pixelFormat: Conversion after decoding; `.rgb` as torchvision's default loader.
     ///   - limits: Size limits checked before decoding.
     ///   - badFiles: Skip (up to 1% by default) or fail on unreadable files.
+    ///   - reducedDecoding: Decode JPEGs at reduced size where the first transform allows it.
     public init(dataset: ImageFileDataset, transforms: TransformPipeline, batchSize: Int, shuffle: Bool = true,
                 seed: UInt64 = 0, dropLast: Bool = false, workers: Int = 2, prefetch: Int = 2,
                 pixelFormat: PixelFormat? = .rgb, limits: DecodeLimits = .standard,
-                badFiles: BadFilePolicy = .skipUpToOnePercent) {
+                badFiles: BadFilePolicy = .skipUpToOnePercent, reducedDecoding: Bool = true) {
         precondition(batchSize > 0, "batchSize must be positive")
         precondition(workers >= 0 && prefetch >= 0, "workers and prefetch must not be negative")
         self.dataset = dataset
@@ -61,6 +67,7 @@ public struct ImageFileLoader: BatchProvider, Sendable {
         self.pixelFormat = pixelFormat
         self.limits = limits
         self.badFiles = badFiles
+        self.reducedDecoding = reducedDecoding
     }
 
     /// The dataset's class names.
@@ -86,10 +93,19 @@ public struct ImageFileLoader: BatchProvider, Sendable {
 
     /// Decodes and transforms image `index` with the random draws it gets in epoch `epoch`.
     public func load(index: Int, epoch: Int) throws -> PlanarImage {
-        let sample = dataset.samples[index]
-        let image = try ImageCodec.decode(contentsOf: sample.path, as: pixelFormat, limits: limits)
+        var buffer: [UInt8] = []
+        return try load(index: index, epoch: epoch, buffer: &buffer)
+    }
+
+    /// `load(index:epoch:)` reading the file into `buffer`, which a worker keeps between files.
+    func load(index: Int, epoch: Int, buffer: inout [UInt8]) throws -> PlanarImage {
+        let path = dataset.samples[index].path
+        let count = try ImageCodec.readFile(path, into: &buffer)
         let sampleSeed = mixSeed(mixSeed(seed, UInt64(bitPattern: Int64(epoch)), 0x4155_474D), UInt64(index), 0)
-        return try transforms.apply(image, seed: sampleSeed)
+        return try buffer.withUnsafeBufferPointer { bytes in
+            try transforms.apply(encoded: UnsafeBufferPointer(rebasing: bytes[..<count]), name: path, as: pixelFormat,
+                                 limits: limits, reducedDecoding: reducedDecoding, seed: sampleSeed)
+        }
     }
 
     /// The batches of `epoch`.
@@ -187,12 +203,13 @@ final class EpochWork: @unchecked Sendable {
     }
 
     /// Loads one position; failures are values so the consumer applies the bad-file policy.
-    private func load(_ position: Int) -> Result<PlanarImage, Error> {
-        Result { try loader.load(index: order[position], epoch: epochNumber) }
+    private func load(_ position: Int, buffer: inout [UInt8]) -> Result<PlanarImage, Error> {
+        Result { try loader.load(index: order[position], epoch: epochNumber, buffer: &buffer) }
     }
 
     /// A worker: claims positions in order, never more than `prefetch` batches past the consumer.
     func runWorker() {
+        var buffer: [UInt8] = []  // the file bytes, reused for every file this worker reads
         condition.lock()
         while !cancelled && nextPosition < order.count {
             let limit = min(order.count, (consumedBatches + 1 + loader.prefetch) * loader.batchSize)
@@ -203,7 +220,7 @@ final class EpochWork: @unchecked Sendable {
             let position = nextPosition
             nextPosition += 1
             condition.unlock()
-            let result = load(position)
+            let result = load(position, buffer: &buffer)
             condition.lock()
             results[position] = result
             condition.broadcast()
@@ -213,7 +230,10 @@ final class EpochWork: @unchecked Sendable {
 
     /// Waits for (or, without workers, computes) the results of `positions` and lets workers move on.
     func take(_ positions: Range<Int>, batchIndex: Int) -> [Result<PlanarImage, Error>] {
-        if loader.workers == 0 { return positions.map(load) }
+        if loader.workers == 0 {
+            var buffer: [UInt8] = []
+            return positions.map { load($0, buffer: &buffer) }
+        }
         condition.lock()
         defer { condition.unlock() }
         while !positions.allSatisfy({ results[$0] != nil }) { condition.wait() }

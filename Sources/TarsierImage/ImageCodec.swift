@@ -76,15 +76,19 @@ public enum ImageCodec {
             return try PNGCodec.decode(bytes, name: name, as: format, limits: limits,
                                        applyOrientation: applyEXIFOrientation)
         case nil:
-            if ImageFileFormat.isSignaturePrefix(bytes) {
-                throw ImageError(kind: .truncated, file: name,
-                                 detail: "the file ends inside its signature (\(bytes.count) bytes)")
-            }
-            let what = ImageFileFormat.unsupportedFormatName(bytes).map { "it is a \($0) file" }
-                ?? "it is not an image file this decoder knows"
-            throw ImageError(kind: .unsupported, file: name,
-                             detail: "\(what); supported formats are JPEG and PNG")
+            throw unrecognised(bytes, name: name)
         }
+    }
+
+    /// The error for bytes that are neither JPEG nor PNG: a cut-off signature or another format.
+    static func unrecognised(_ bytes: UnsafeBufferPointer<UInt8>, name: String) -> ImageError {
+        if ImageFileFormat.isSignaturePrefix(bytes) {
+            return ImageError(kind: .truncated, file: name,
+                              detail: "the file ends inside its signature (\(bytes.count) bytes)")
+        }
+        let what = ImageFileFormat.unsupportedFormatName(bytes).map { "it is a \($0) file" }
+            ?? "it is not an image file this decoder knows"
+        return ImageError(kind: .unsupported, file: name, detail: "\(what); supported formats are JPEG and PNG")
     }
 
     /// Reads and decodes the file at `path`; see `decode(_:name:as:limits:minimumSize:applyEXIFOrientation:)`.
@@ -95,6 +99,13 @@ public enum ImageCodec {
         let bytes = try ImageFileReader.read(path)
         return try decode(bytes, name: path, as: format, limits: limits, minimumSize: minimumSize,
                           applyEXIFOrientation: applyEXIFOrientation)
+    }
+
+    /// Reads the whole file at `path` into `buffer` with `open`/`read`, growing the buffer when
+    /// the file is larger (never shrinking it, so a buffer kept per thread is allocated once), and
+    /// returns the number of bytes read: the file is `buffer[..<count]`.
+    public static func readFile(_ path: String, into buffer: inout [UInt8]) throws -> Int {
+        try ImageFileReader.read(path, into: &buffer)
     }
 
     /// A PNG file holding `image` losslessly: its pixel format as the colour type, 8 or 16 bits.

@@ -60,7 +60,8 @@ public final class Linear: Module {
     public var weight: Tensor
     /// Bias [out], when enabled.
     public var bias: Tensor?
-    public let inputFeatures: Int, outputFeatures: Int
+    public let inputFeatures: Int
+    public private(set) var outputFeatures: Int
 
     /// Creates a linear layer with PyTorch's default initialisation.
     public init(inputFeatures: Int, outputFeatures: Int, bias: Bool = true) {
@@ -69,6 +70,17 @@ public final class Linear: Module {
         weight = Module.parameter(Initializer.pytorchDefault([outputFeatures, inputFeatures], fanIn: inputFeatures))
         self.bias = bias ? Module.parameter(Initializer.pytorchDefault([outputFeatures], fanIn: inputFeatures)) : nil
         super.init()
+    }
+
+    /// Gives the layer `outputFeatures` fresh outputs with PyTorch's default initialisation (a new
+    /// classifier head); the new weight and bias are new parameter tensors.
+    public func reset(outputFeatures: Int) {
+        precondition(outputFeatures > 0, "outputFeatures must be positive")
+        self.outputFeatures = outputFeatures
+        weight = Module.parameter(Initializer.pytorchDefault([outputFeatures, inputFeatures], fanIn: inputFeatures))
+        if bias != nil {
+            bias = Module.parameter(Initializer.pytorchDefault([outputFeatures], fanIn: inputFeatures))
+        }
     }
 
     public override var layerDescription: String {

@@ -96,9 +96,14 @@ open class Module {
     /// Number of scalar parameters.
     public var parameterCount: Int { parameters().reduce(0) { $0 + $1.count } }
 
-    /// Sets training (true) or evaluation (false) mode on this module and its children.
+    /// When true, `train()` leaves this module in evaluation mode (frozen batch-norm statistics
+    /// while fine-tuning); set it with `freezeBatchNormStatistics`.
+    public var staysInEvaluationMode = false
+
+    /// Sets training (true) or evaluation (false) mode on this module and its children; modules
+    /// with `staysInEvaluationMode` stay in evaluation mode.
     public func train(_ on: Bool = true) {
-        for (_, m) in namedModules() { m.isTraining = on }
+        for (_, m) in namedModules() { m.isTraining = on && !m.staysInEvaluationMode }
     }
 
     /// Evaluation mode (as `model.eval()`).

@@ -22,6 +22,8 @@ public struct FolderDataOptions: Codable, Sendable, Equatable {
     public var augmentation = "auto"
     /// "dataset" (mean and std measured on up to 500 training images) or "imagenet".
     public var normalization = "dataset"
+    /// A fixed normalisation (for example a pretrained model's) that overrides `normalization`.
+    public var mean: [Float]?, std: [Float]?
     /// Decoding threads.
     public var workers = 2
     /// "skip" (up to `maxBadFraction` of the files per epoch) or "fail".
@@ -39,10 +41,16 @@ public struct FolderDataDescription: Sendable {
     public var trainSource: String, validationSource: String
     /// File counts.
     public var trainCount: Int, validationCount: Int
+    /// The number of classes.
+    public var classCount: Int
     /// `[channels, size, size]`.
     public var inputShape: [Int]
     /// The augmentation used for training.
     public var augmentation: String
+    /// Whether the images were decoded once into memory (small images) rather than every epoch.
+    public var inMemory: Bool
+    /// Files that could not be loaded while decoding into memory (streamed data reports its own per epoch).
+    public var skippedFiles: [SkippedFile]
 }
 
 /// Builds `TrainingData` from image files: finds the train/validation parts, picks sizes,
@@ -115,16 +123,42 @@ public enum FolderData {
         case "fail": policy = .fail
         default: throw TrainingError.invalidOption("unknown bad-file policy '\(options.badFiles)'; valid: skip, fail")
         }
+        guard ["imagenet", "dataset"].contains(options.normalization) else {
+            throw TrainingError.invalidOption("unknown normalization '\(options.normalization)'; valid: dataset, imagenet")
+        }
+        let shape = [channels, size, size]
+        // Small images with crop/flip augmentation are decoded once: the in-memory loader does the
+        // same padding crop and flip, and no decoding threads compete with the training threads.
+        if size <= 64 && (augmentation == "crop-flip" || augmentation == "none") {
+            let pipeline = TransformPipeline(evaluationSteps)
+            let (trainImages, trainSkipped) = try decodeIntoMemory(trainSet, pipeline: pipeline, format: format,
+                                                                   workers: options.workers, policy: policy)
+            let (validationImages, validationSkipped) = try decodeIntoMemory(validationSet, pipeline: pipeline, format: format,
+                                                                             workers: options.workers, policy: policy)
+            let (mean, std) = try fixedStatistics(options, channels: channels)
+                ?? (options.normalization == "imagenet" ? imageNetStatistics(channels: channels) : byteStatistics(trainImages))
+            let augment = augmentation == "crop-flip" ? Augmentation(cropPadding: max(1, size / 14), horizontalFlipProbability: 0.5)
+                : Augmentation.none
+            let train = InMemoryBatchLoader(dataset: trainImages, batchSize: training.batchSize, shuffle: true,
+                                            seed: training.seed, dropLast: true, mean: mean, std: std,
+                                            augmentation: augment, prefetch: 1)
+            let validation = InMemoryBatchLoader(dataset: validationImages, batchSize: training.evaluationBatchSize,
+                                                 shuffle: false, mean: mean, std: std, prefetch: 1)
+            return (TrainingData(train: train, test: validation, inputShape: shape, mean: mean, std: std),
+                    FolderDataDescription(trainSource: trainSet.source, validationSource: validationSet.source,
+                                          trainCount: trainImages.count, validationCount: validationImages.count,
+                                          classCount: trainSet.classNames.count,
+                                          inputShape: shape, augmentation: augmentation, inMemory: true,
+                                          skippedFiles: trainSkipped + validationSkipped))
+        }
         let mean: [Float], std: [Float]
-        switch options.normalization {
-        case "imagenet":
-            mean = channels == 3 ? imageNetMean : [0.449]
-            std = channels == 3 ? imageNetStd : [0.226]
-        case "dataset":
+        if let fixed = try fixedStatistics(options, channels: channels) {
+            (mean, std) = fixed
+        } else if options.normalization == "imagenet" {
+            (mean, std) = imageNetStatistics(channels: channels)
+        } else {
             (mean, std) = try channelStatistics(trainSet, transforms: evaluationSteps, format: format,
                                                 workers: options.workers, seed: training.seed)
-        default:
-            throw TrainingError.invalidOption("unknown normalization '\(options.normalization)'; valid: dataset, imagenet")
         }
         let normalize = try Normalize(mean: mean.map(Double.init), std: std.map(Double.init))
         let train = ImageFileLoader(dataset: trainSet, transforms: TransformPipeline(trainSteps, planar: [normalize]),
@@ -134,11 +168,76 @@ public enum FolderData {
                                          transforms: TransformPipeline(evaluationSteps, planar: [normalize]),
                                          batchSize: min(training.evaluationBatchSize, 256), shuffle: false,
                                          workers: options.workers, prefetch: 2, pixelFormat: format, badFiles: policy)
-        let data = TrainingData(train: train, test: validation, inputShape: [channels, size, size], mean: mean, std: std)
+        let data = TrainingData(train: train, test: validation, inputShape: shape, mean: mean, std: std)
         let description = FolderDataDescription(trainSource: trainSet.source, validationSource: validationSet.source,
                                                 trainCount: trainSet.count, validationCount: validationSet.count,
-                                                inputShape: [channels, size, size], augmentation: augmentation)
+                                                classCount: trainSet.classNames.count,
+                                                inputShape: shape, augmentation: augmentation, inMemory: false,
+                                                skippedFiles: [])
         return (data, description)
+    }
+
+    /// The options' own mean and std, checked against the channel count, or nil.
+    static func fixedStatistics(_ options: FolderDataOptions, channels: Int) throws -> (mean: [Float], std: [Float])? {
+        guard let mean = options.mean, let std = options.std else { return nil }
+        guard [1, channels].contains(mean.count), [1, channels].contains(std.count), std.allSatisfy({ $0 > 0 }) else {
+            throw TrainingError.invalidOption("normalization needs 1 or \(channels) means and positive stds, got \(mean) and \(std)")
+        }
+        return (mean, std)
+    }
+
+    static func imageNetStatistics(channels: Int) -> (mean: [Float], std: [Float]) {
+        channels == 3 ? (imageNetMean, imageNetStd) : ([0.449], [0.226])
+    }
+
+    /// Decodes every file once (resized and cropped to one size) into an in-memory set of bytes.
+    static func decodeIntoMemory(_ dataset: ImageFileDataset, pipeline: TransformPipeline, format: PixelFormat,
+                                 workers: Int, policy: BadFilePolicy) throws -> (ImageClassificationSet, [SkippedFile]) {
+        let loader = ImageFileLoader(dataset: dataset, transforms: pipeline, batchSize: 512, shuffle: false,
+                                     workers: workers, prefetch: 2, pixelFormat: format, badFiles: policy)
+        let batches = loader.batches(epoch: 0)
+        var bytes: [UInt8] = [], labels: [Int] = []
+        var shape: [Int] = []
+        while let batch = try batches.next() {
+            shape = Array(batch.shape.dropFirst())
+            // ToTensor divided 8-bit samples by 255; multiplying back and rounding restores them exactly.
+            bytes += batch.images.map { UInt8(max(0, min(255, ($0 * 255).rounded()))) }
+            labels += batch.labels
+        }
+        guard shape.count == 3, !labels.isEmpty else {
+            throw DatasetError(kind: .notFound, file: dataset.source, detail: "no image in '\(dataset.source)' could be loaded")
+        }
+        let set = ImageClassificationSet(images: bytes, labels: labels, channels: shape[0], height: shape[1], width: shape[2],
+                                         classNames: dataset.classNames)
+        return (set, batches.skippedFiles)
+    }
+
+    /// Per-channel mean and standard deviation of an in-memory set's pixels scaled to [0, 1].
+    static func byteStatistics(_ set: ImageClassificationSet) -> (mean: [Float], std: [Float]) {
+        let plane = set.height * set.width
+        var histogram = [[Int]](repeating: [Int](repeating: 0, count: 256), count: set.channels)
+        set.images.withUnsafeBufferPointer { pixels in
+            for n in 0..<set.count {
+                for c in 0..<set.channels {
+                    let base = (n * set.channels + c) * plane
+                    for i in base..<(base + plane) { histogram[c][Int(pixels[i])] += 1 }
+                }
+            }
+        }
+        var mean: [Float] = [], std: [Float] = []
+        for counts in histogram {
+            let total = Double(counts.reduce(0, +))
+            var sum = 0.0, squares = 0.0
+            for (value, count) in counts.enumerated() {
+                let v = Double(value) / 255
+                sum += v * Double(count)
+                squares += v * v * Double(count)
+            }
+            let m = sum / max(total, 1)
+            mean.append(Float(m))
+            std.append(Float(max((squares / max(total, 1) - m * m).squareRoot(), 1e-3)))
+        }
+        return (mean, std)
     }
 
     /// Resize the shorter side (to size / 0.875 for large images, as ImageNet evaluation) and crop the centre.

@@ -28,6 +28,8 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     public var bfloat16 = "auto"
     /// Image files to train on instead of Fashion-MNIST (nil: Fashion-MNIST's IDX files).
     public var folder: FolderDataOptions?
+    /// Pretrained weights and how they are adapted (`tarsier finetune`); nil trains from scratch.
+    public var fineTune: FineTuneOptions?
 
     public init() {}
 

@@ -7,7 +7,7 @@ struct TarsierCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tarsier",
         abstract: "Train, evaluate and run convolutional networks for computer vision.",
-        subcommands: [TrainCommand.self, EvalCommand.self, DataCommand.self, ForwardCommand.self, ModelsCommand.self, BenchCommand.self])
+        subcommands: [TrainCommand.self, FinetuneCommand.self, EvalCommand.self, FeaturesCommand.self, DataCommand.self, ForwardCommand.self, ModelsCommand.self, BenchCommand.self])
 }
 
 /// Prints a user error on one line and exits non-zero, without a stack trace.

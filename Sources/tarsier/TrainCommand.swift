@@ -64,16 +64,17 @@ struct TrainCommand: ParsableCommand {
             }
             let folder = resume ?? output ?? "runs/\(o.model)-\(Self.timestamp())"
             let trainer: Trainer
-            let classNames: [String]
-            if let folderData = o.folder {
+            var skipped: [SkippedFile] = []
+            if o.fineTune != nil {
+                let (fineTuner, about) = try FineTuning.makeTrainer(o)
+                trainer = fineTuner
+                skipped = about.skippedFiles
+                print(describe(about, options: o, verb: "fine-tuning", folder: folder))
+            } else if let folderData = o.folder {
                 let (trainingData, about) = try FolderData.make(folderData, training: o)
                 trainer = try Trainer(options: o, data: trainingData)
-                classNames = trainingData.classNames
-                print("training \(o.model) on \(about.trainCount) images of \(classNames.count) classes from "
-                      + "\(about.trainSource) (validation: \(about.validationCount) from \(about.validationSource)), input "
-                      + "\(about.inputShape.map(String.init).joined(separator: "x")), augmentation \(about.augmentation), "
-                      + "\(o.epochs) epochs, batch \(o.batchSize), \(o.optimizer) lr \(o.learningRate) \(o.schedule), "
-                      + "\(o.threads) threads; run folder \(folder)")
+                skipped = about.skippedFiles
+                print(describe(about, options: o, verb: "training", folder: folder))
             } else {
                 let directory = data ?? FashionMNIST.defaultDirectory
                 var trainSet = try FashionMNIST.load(directory: directory, split: .train)
@@ -82,33 +83,12 @@ struct TrainCommand: ParsableCommand {
                 if let testLimit { testSet = testSet.subset(Array(0..<min(max(testLimit, 0), testSet.count))) }
                 trainer = try Trainer(options: o, trainSet: trainSet, testSet: testSet,
                                       mean: [FashionMNIST.mean], std: [FashionMNIST.std])
-                classNames = trainSet.classNames
                 print("training \(o.model) on Fashion-MNIST (\(trainSet.count) train / \(testSet.count) test images), "
                       + "\(o.epochs) epochs, batch \(o.batchSize), \(o.optimizer) lr \(o.learningRate) \(o.schedule), "
                       + "\(o.threads) threads; run folder \(folder)")
             }
-            let statePath = RunFolderCallback.statePath(in: folder)
-            let resumable = resume != nil && FileManager.default.fileExists(atPath: statePath)
-            let done = resumable ? try TrainingState.savedSummaries(at: statePath) : []
-            if resumable { print("resuming after epoch \(done.count) from \(statePath)") }
-            let runFolder = try RunFolderCallback(directory: folder, options: o, classNames: classNames,
-                                                  resumedSummaries: done)
-            trainer.callbacks = [ProgressCallback(), runFolder]
-            trainer.statePath = statePath
-            let result = try trainer.run(resumingFrom: resumable ? statePath : nil)
-            print("")
-            print(ReportText.render(result.finalEvaluation))
-            let reached = [90, 92, 93, 94].map { t in
-                result.secondsToAccuracy[t].map { String(format: "%d%% after %.0f s", t, $0) } ?? "\(t)%: not reached"
-            }
-            print("time to accuracy (training seconds): " + reached.joined(separator: ", "))
-            print("wrote \(folder)/{model.safetensors, metrics.jsonl, report.txt, report.json, predictions.csv}")
-            if let profiler {
-                print("kernel time (seconds, calls):")
-                for row in profiler.report().prefix(30) {
-                    print(String(format: "  %-40@ %8.2f %8d", row.name as NSString, row.seconds, row.calls))
-                }
-            }
+            try runAndReport(trainer, folder: folder, resuming: resume != nil, skippedWhileLoading: skipped,
+                             profiler: profiler)
         }
     }
 
@@ -166,5 +146,47 @@ struct ModelsCommand: ParsableCommand {
 extension String {
     fileprivate func leftPadded(_ width: Int) -> String {
         count >= width ? self : String(repeating: " ", count: width - count) + self
+    }
+}
+
+/// The one-line summary of a run on image files.
+func describe(_ about: FolderDataDescription, options o: TrainingOptions, verb: String, folder: String) -> String {
+    "\(verb) \(o.model) on \(about.trainCount) images of \(about.classCount) classes from \(about.trainSource) "
+        + "(validation: \(about.validationCount) from \(about.validationSource)), input "
+        + "\(about.inputShape.map(String.init).joined(separator: "x")), augmentation \(about.augmentation)"
+        + (about.inMemory ? " (decoded once into memory)" : "") + ", \(o.epochs) epochs, batch \(o.batchSize), "
+        + "\(o.optimizer) lr \(o.learningRate) \(o.schedule), \(o.threads) threads; run folder \(folder)"
+}
+
+/// Trains with a progress bar and a run folder (resuming from its state when asked), then prints
+/// the report, the time to accuracy and, with a profiler, the kernel times.
+func runAndReport(_ trainer: Trainer, folder: String, resuming: Bool, skippedWhileLoading: [SkippedFile],
+                  profiler: ProfilingBackend?) throws {
+    let statePath = RunFolderCallback.statePath(in: folder)
+    let resumable = resuming && FileManager.default.fileExists(atPath: statePath)
+    let done = resumable ? try TrainingState.savedSummaries(at: statePath) : []
+    if resumable { print("resuming after epoch \(done.count) from \(statePath)") }
+    let runFolder = try RunFolderCallback(directory: folder, options: trainer.options, classNames: trainer.data.classNames,
+                                          resumedSummaries: done)
+    let progress = ProgressCallback()
+    if !skippedWhileLoading.isEmpty {
+        try progress.filesSkipped(skippedWhileLoading, epoch: 0)
+        try runFolder.filesSkipped(skippedWhileLoading, epoch: 0)
+    }
+    trainer.callbacks = [progress, runFolder]
+    trainer.statePath = statePath
+    let result = try trainer.run(resumingFrom: resumable ? statePath : nil)
+    print("")
+    print(ReportText.render(result.finalEvaluation))
+    let reached = [90, 92, 93, 94].map { t in
+        result.secondsToAccuracy[t].map { String(format: "%d%% after %.0f s", t, $0) } ?? "\(t)%: not reached"
+    }
+    print("time to accuracy (training seconds): " + reached.joined(separator: ", "))
+    print("wrote \(folder)/{model.safetensors, metrics.jsonl, report.txt, report.json, predictions.csv}")
+    if let profiler {
+        print("kernel time (seconds, calls):")
+        for row in profiler.report().prefix(30) {
+            print(String(format: "  %-40@ %8.2f %8d", row.name as NSString, row.seconds, row.calls))
+        }
     }
 }

@@ -211,6 +211,37 @@ enum PNGCodec {
         throw ImageError(kind: kind, file: name, detail: "PNG: \(detail)")
     }
 
+    /// The size from IHDR and the orientation from the first eXIf chunk (1 without one), found
+    /// by walking the chunk lengths; no checksum is verified and nothing is inflated.
+    static func header(_ bytes: UnsafeBufferPointer<UInt8>, name: String,
+                       readOrientation: Bool) throws -> (width: Int, height: Int, orientation: Int) {
+        guard bytes.count >= 33 else {
+            throw ImageError(kind: .truncated, file: name, detail: "PNG: the file ends inside its header")
+        }
+        guard bigEndian32(bytes, 8) == 13, Array(bytes[12..<16]) == Array("IHDR".utf8) else {
+            throw ImageError(kind: .corrupt, file: name, detail: "PNG: the first chunk is not a 13-byte IHDR")
+        }
+        let width = Int(bigEndian32(bytes, 16)), height = Int(bigEndian32(bytes, 20))
+        guard width > 0 && height > 0 else {
+            throw ImageError(kind: .corrupt, file: name, detail: "PNG: IHDR declares \(width)x\(height) pixels")
+        }
+        var orientation = 1
+        var position = 33
+        while readOrientation && position + 8 <= bytes.count {
+            let length = Int(bigEndian32(bytes, position))
+            let type = Array(bytes[(position + 4)..<(position + 8)])
+            let end = position + 12 + length
+            guard end <= bytes.count, type != Array("IEND".utf8) else { break }
+            if type == Array("eXIf".utf8) {
+                let block = UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[(position + 8)..<(end - 4)]))
+                orientation = EXIFOrientation.orientation(inEXIF: block) ?? 1
+                break
+            }
+            position = end
+        }
+        return (width, height, orientation)
+    }
+
     /// Whether the chunk list, walked from the signature, reaches a whole IEND chunk.
     private static func hasCompleteEnd(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         var position = 8

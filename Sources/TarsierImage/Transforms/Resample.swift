@@ -51,7 +51,14 @@ struct ResampleTaps {
     /// Taps for resampling `inputSize` samples to `outputSize`.
     init(inputSize: Int, outputSize: Int, filter: ResampleFilter) {
         // Pillow takes the box edges as 32-bit floats; with a whole-image box they are exact.
-        let scale = Double(Float(inputSize) - Float(0)) / Double(outputSize)
+        self.init(inputSize: inputSize, start: 0, end: Double(Float(inputSize)), outputSize: outputSize, filter: filter)
+    }
+
+    /// Taps for resampling the span `start..<end` (in input samples, fractions allowed) of
+    /// `inputSize` samples to `outputSize`, as Pillow's `resize(box=...)`; taps outside
+    /// `0..<inputSize` are dropped and the rest renormalised.
+    init(inputSize: Int, start: Double, end: Double, outputSize: Int, filter: ResampleFilter) {
+        let scale = (end - start) / Double(outputSize)
         let filterScale = max(scale, 1)
         let support = filter.support * filterScale
         let stride = Int(support.rounded(.up)) * 2 + 1
@@ -60,7 +67,7 @@ struct ResampleTaps {
         var weights = [Double](repeating: 0, count: outputSize * stride)
         let inverse = 1 / filterScale
         for out in 0..<outputSize {
-            let center = 0 + (Double(out) + 0.5) * scale
+            let center = start + (Double(out) + 0.5) * scale
             // `Int(_:)` truncates toward zero as C's cast does; Pillow relies on that here.
             let first = max(Int(center - support + 0.5), 0)
             let end = min(Int(center + support + 0.5), inputSize)
@@ -131,15 +138,46 @@ enum Resampler {
         return resampleOpaque(image, region: region, width: width, height: height, filter: filter)
     }
 
+    /// Resamples the box `left..<right` x `top..<bottom` of `image` (fractional edges allowed) to
+    /// `width` x `height` as Pillow's `resize(size, filter, box)`, except that the filter reads
+    /// nothing outside the whole pixels the box touches, as if they had been cropped first. With
+    /// whole-pixel edges this is `resample(_:region:width:height:filter:)`.
+    static func resample(_ image: Image, left: Double, top: Double, right: Double, bottom: Double,
+                         width: Int, height: Int, filter: ResampleFilter) -> Image {
+        let x0 = min(max(Int(left.rounded(.down)), 0), image.width - 1)
+        let y0 = min(max(Int(top.rounded(.down)), 0), image.height - 1)
+        let x1 = max(min(Int(right.rounded(.up)), image.width), x0 + 1)
+        let y1 = max(min(Int(bottom.rounded(.up)), image.height), y0 + 1)
+        let region = PixelRegion(left: x0, top: y0, width: x1 - x0, height: y1 - y0)
+        let spans = (x: (left - Double(x0), right - Double(x0)), y: (top - Double(y0), bottom - Double(y0)))
+        if image.format.hasAlpha {
+            let cropped = Geometry.crop(image, left: region.left, top: region.top,
+                                        width: region.width, height: region.height)
+            let whole = PixelRegion(left: 0, top: 0, width: region.width, height: region.height)
+            let resized = resampleOpaque(Alpha.premultiplied(cropped), region: whole, width: width, height: height,
+                                         filter: filter, spans: spans)
+            return Alpha.unpremultiplied(resized)
+        }
+        return resampleOpaque(image, region: region, width: width, height: height, filter: filter, spans: spans)
+    }
+
+    /// `spans` are the spans of the region to resample, relative to its corner; nil is all of it.
     private static func resampleOpaque(_ image: Image, region: PixelRegion, width: Int, height: Int,
-                                       filter: ResampleFilter) -> Image {
-        let needHorizontal = width != region.width
-        let needVertical = height != region.height
+                                       filter: ResampleFilter,
+                                       spans: (x: (Double, Double), y: (Double, Double))? = nil) -> Image {
+        let wholeWidth = spans.map { $0.x.0 == 0 && $0.x.1 == Double(region.width) } ?? true
+        let wholeHeight = spans.map { $0.y.0 == 0 && $0.y.1 == Double(region.height) } ?? true
+        let needHorizontal = width != region.width || !wholeWidth
+        let needVertical = height != region.height || !wholeHeight
         if !needHorizontal && !needVertical {
             return Geometry.crop(image, left: region.left, top: region.top, width: region.width, height: region.height)
         }
-        let vertical = ResampleTaps(inputSize: region.height, outputSize: height, filter: filter)
-        let horizontal = needHorizontal ? ResampleTaps(inputSize: region.width, outputSize: width, filter: filter) : nil
+        func taps(_ size: Int, _ span: (Double, Double)?, _ output: Int) -> ResampleTaps {
+            guard let span else { return ResampleTaps(inputSize: size, outputSize: output, filter: filter) }
+            return ResampleTaps(inputSize: size, start: span.0, end: span.1, outputSize: output, filter: filter)
+        }
+        let vertical = taps(region.height, spans?.y, height)
+        let horizontal = needHorizontal ? taps(region.width, spans?.x, width) : nil
         switch image.pixels {
         case .eight(let samples):
             return Image(width: width, height: height, format: image.format,

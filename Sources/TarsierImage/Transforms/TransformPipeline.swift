@@ -24,9 +24,69 @@ public struct TransformPipeline: Sendable {
         return image
     }
 
+    /// Decodes a JPEG or PNG and runs the image transforms: `ImageCodec.decode` then
+    /// `transformImage(_:using:)`, except that with `reducedDecoding`, when the first transform is
+    /// a `ReducedInputTransform` (RandomResizedCrop, Resize), it draws its numbers from the
+    /// header's size and the file is decoded at the smallest scale that transform allows (a JPEG
+    /// at 1/2, 1/4 or 1/8 of its size, for much less work). The random draws, and so every
+    /// later transform's, are those of the full-size path; the pixels differ slightly, as the
+    /// decoder's DCT scaling does part of the antialiased shrinking (see `TransformPipelineTests`
+    /// for the measured difference).
+    /// - Parameters:
+    ///   - bytes: The file's contents.
+    ///   - name: The name errors report.
+    ///   - format: The pixel format to convert to (nil keeps the file's own).
+    ///   - limits: Size limits, checked against the full size either way.
+    ///   - reducedDecoding: Allow decoding at reduced size.
+    public func transformImage(encoded bytes: UnsafeBufferPointer<UInt8>, name: String, as format: PixelFormat?,
+                               limits: DecodeLimits = .standard, reducedDecoding: Bool = true,
+                               using generator: inout SeededGenerator) throws -> Image {
+        guard reducedDecoding, let first = imageTransforms.first as? any ReducedInputTransform else {
+            return try transformImage(ImageCodec.decode(bytes, name: name, as: format, limits: limits), using: &generator)
+        }
+        let info = try ImageCodec.info(bytes, name: name)
+        let start = generator
+        let plan = try first.plan(for: info.size, using: &generator)
+        let reduced = try ImageCodec.decodeReduced(bytes, name: name, as: format, limits: limits,
+                                                   minimumScale: plan.minimumScale)
+        var image: Image
+        if reduced.image.size == ReducedInputPlan.scaled(info.size, by: reduced.scale) {
+            image = try plan.finish(reduced)
+        } else {
+            // The header and the decoder disagree (a damaged file): the plain path decides.
+            generator = start
+            let full = reduced.scale == 1 ? reduced.image : try ImageCodec.decode(bytes, name: name, as: format,
+                                                                                  limits: limits)
+            image = try first.apply(full, using: &generator)
+        }
+        for transform in imageTransforms.dropFirst() { image = try transform.apply(image, using: &generator) }
+        return image
+    }
+
+    /// Decodes and runs every step; see `transformImage(encoded:name:as:limits:reducedDecoding:using:)`.
+    public func apply(encoded bytes: UnsafeBufferPointer<UInt8>, name: String, as format: PixelFormat?,
+                      limits: DecodeLimits = .standard, reducedDecoding: Bool = true,
+                      using generator: inout SeededGenerator) throws -> PlanarImage {
+        let image = try transformImage(encoded: bytes, name: name, as: format, limits: limits,
+                                       reducedDecoding: reducedDecoding, using: &generator)
+        return try planarSteps(image, using: &generator)
+    }
+
+    /// Decodes and runs every step with a generator seeded by `seed`.
+    public func apply(encoded bytes: UnsafeBufferPointer<UInt8>, name: String, as format: PixelFormat?,
+                      limits: DecodeLimits = .standard, reducedDecoding: Bool = true, seed: UInt64) throws -> PlanarImage {
+        var generator = SeededGenerator(seed: seed)
+        return try apply(encoded: bytes, name: name, as: format, limits: limits, reducedDecoding: reducedDecoding,
+                         using: &generator)
+    }
+
     /// Runs every step, drawing from `generator`.
     public func apply(_ image: Image, using generator: inout SeededGenerator) throws -> PlanarImage {
-        let transformed = try transformImage(image, using: &generator)
+        try planarSteps(transformImage(image, using: &generator), using: &generator)
+    }
+
+    /// ToTensor and the planar transforms.
+    private func planarSteps(_ transformed: Image, using generator: inout SeededGenerator) throws -> PlanarImage {
         var planar: PlanarImage
         var rest = planarTransforms[...]
         if let normalize = rest.first as? Normalize {
