@@ -1,7 +1,7 @@
 # Tarsier: `make demo` trains the default model on Fashion-MNIST; `make test` runs the test suite.
 # Both install the Debian packages they need first (as root, on a fresh Debian 12 with Swift).
 
-APT_PACKAGES := libdnnl-dev zlib1g-dev libturbojpeg0-dev libspng-dev dataset-fashion-mnist
+APT_PACKAGES := libdnnl-dev zlib1g-dev libturbojpeg0-dev libjpeg62-turbo-dev libspng-dev dataset-fashion-mnist
 SWIFT ?= swift
 RELEASE_FLAGS := -c release
 BIN := .build/release/tarsier

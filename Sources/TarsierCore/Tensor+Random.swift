@@ -7,9 +7,14 @@ extension Tensor {
                                device: Device = .default, generator: inout SeededGenerator) -> Tensor {
         let t = Tensor(uninitialized: shape, dtype: dtype, device: device)
         let n = t.count, width = high - low
+        // Pointers taken once: per-element storage access dominates debug-build initialisation.
         switch dtype {
-        case .float32: for i in 0..<n { t.storage.floats[i] = Float(low + width * generator.nextUnitDouble()) }
-        case .float64: for i in 0..<n { t.storage.doubles[i] = low + width * generator.nextUnitDouble() }
+        case .float32:
+            let p = t.storage.floats
+            for i in 0..<n { p[i] = Float(low + width * generator.nextUnitDouble()) }
+        case .float64:
+            let p = t.storage.doubles
+            for i in 0..<n { p[i] = low + width * generator.nextUnitDouble() }
         }
         return t
     }
@@ -20,8 +25,12 @@ extension Tensor {
         let t = Tensor(uninitialized: shape, dtype: dtype, device: device)
         let n = t.count
         switch dtype {
-        case .float32: for i in 0..<n { t.storage.floats[i] = Float(mean + standardDeviation * generator.nextNormal()) }
-        case .float64: for i in 0..<n { t.storage.doubles[i] = mean + standardDeviation * generator.nextNormal() }
+        case .float32:
+            let p = t.storage.floats
+            for i in 0..<n { p[i] = Float(mean + standardDeviation * generator.nextNormal()) }
+        case .float64:
+            let p = t.storage.doubles
+            for i in 0..<n { p[i] = mean + standardDeviation * generator.nextNormal() }
         }
         return t
     }

@@ -6,10 +6,7 @@ extension Tensor {
     public init(entry: SafeTensorsEntry, device: Device = .default) throws {
         switch entry.dtype {
         case .f64:
-            let values = entry.data.withUnsafeBytes { raw in
-                (0..<entry.elementCount).map { Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self))) }
-            }
-            self.init(shape: entry.shape, data: values, device: device)
+            self.init(shape: entry.shape, data: try entry.doubles(), device: device)
         case .f32, .f16, .bf16:
             self.init(shape: entry.shape, data: try entry.floats(), device: device)
         default:

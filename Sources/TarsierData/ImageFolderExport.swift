@@ -13,14 +13,17 @@ public enum ImageFolderExport {
     }
 
     /// Writes `<root>/<class>/<index>.png` for the first `limit` images of `set` (all when nil);
-    /// existing files are replaced atomically. Returns the number of files written.
+    /// existing files are replaced atomically, and classes without images get no folder.
+    /// Returns the number of files written.
     public static func write(_ set: ImageClassificationSet, to root: String, limit: Int? = nil) throws -> Int {
         let count = min(limit ?? set.count, set.count)
         let folders = set.classNames.map { (root as NSString).appendingPathComponent(folderName(forClass: $0)) }
         guard Set(folders).count == folders.count else {
             throw DatasetError(kind: .inconsistent, file: root, detail: "two classes map to the same folder name")
         }
-        for folder in folders {
+        // Only classes with images get a folder: ImageFolder refuses empty class folders.
+        for label in Set(set.labels.prefix(count)).sorted() {
+            let folder = folders[label]
             do {
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             } catch {

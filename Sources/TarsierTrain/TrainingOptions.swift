@@ -42,12 +42,15 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
         case "best":
             o.epochs = 12
             return o
+        case "finetune":
+            // The fine-tuning recipe without pretrained weights: the from-scratch baseline on small data.
+            return FineTuneOptions.trainingDefaults(model: o.model)
         case "lenet":
             o.model = "lenet5"; o.epochs = 10; o.batchSize = 128; o.learningRate = 0.05
             o.cropPadding = 0; o.horizontalFlip = false
             return o
         default:
-            throw TrainingError.invalidOption("unknown preset '\(name)'; valid presets: default, best, lenet")
+            throw TrainingError.invalidOption("unknown preset '\(name)'; valid presets: default, best, lenet, finetune")
         }
     }
 }

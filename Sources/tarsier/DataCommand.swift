@@ -15,11 +15,30 @@ struct ExportImageFolderCommand: ParsableCommand {
     @Option(help: "The folder to write.") var output: String
     @Option(help: "Fashion-MNIST directory (IDX files).") var data = FashionMNIST.defaultDirectory
     @Option(help: "Write only the first N images of each split.") var limit: Int?
+    @Option(help: "Only these class indices, comma-separated (e.g. 0,1,2,3,4).") var classes: String?
+    @Option(name: .customLong("train-per-class"), help: "Only the first N training images of each class.")
+    var trainPerClass: Int?
 
     func run() throws {
         runReportingErrors {
+            var chosen: Set<Int>?
+            if let classes {
+                let indices = classes.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+                guard indices.allSatisfy({ $0.map { (0..<FashionMNIST.classNames.count).contains($0) } ?? false }) else {
+                    throw ValidationError("--classes takes indices 0-9 separated by commas, got '\(classes)'")
+                }
+                chosen = Set(indices.compactMap { $0 })
+            }
             for split in DatasetSplit.allCases {
-                let set = try FashionMNIST.load(directory: data, split: split)
+                var set = try FashionMNIST.load(directory: data, split: split)
+                var perClass = [Int](repeating: 0, count: set.classNames.count)
+                let keep = set.labels.indices.filter { index in
+                    let label = set.labels[index]
+                    guard chosen?.contains(label) ?? true else { return false }
+                    perClass[label] += 1
+                    return split == .test || perClass[label] <= (trainPerClass ?? Int.max)
+                }
+                set = set.subset(keep)
                 let root = (output as NSString).appendingPathComponent(split.rawValue)
                 let written = try ImageFolderExport.write(set, to: root, limit: limit)
                 print("wrote \(written) PNG files to \(root)/<class>/")

@@ -10,7 +10,7 @@ struct TrainCommand: ParsableCommand {
             + "inside train/ and val/ or test/), or a CSV/TSV list of path,label. Without a val/ or test/ folder, "
             + "--val-fraction of each class is held out (seeded).")
 
-    @Option(help: "A preset: default, best, lenet.") var preset = "default"
+    @Option(help: "A preset: default, best, lenet, finetune (the finetune recipe from scratch).") var preset = "default"
     @Option(help: "Model: \(ModelZoo.names.joined(separator: ", ")).") var model: String?
     @Option(help: "Number of epochs.") var epochs: Int?
     @Option(name: .customLong("batch-size"), help: "Images per batch.") var batchSize: Int?

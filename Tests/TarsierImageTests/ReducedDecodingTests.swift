@@ -70,6 +70,154 @@ final class ReducedDecodingTests: XCTestCase {
         XCTAssertEqual([turned.image.width, turned.image.height, Int(turned.scale * 8)], [9, 14, 4])
     }
 
+    /// JPEGs of every kind the codec reads, with their names.
+    private func jpegKinds() throws -> [(String, [UInt8])] {
+        var files: [(String, [UInt8])] = [("dog", try darknet()[0].bytes)]
+        for name in ["subsampling444", "gray", "cmyk", "progressive"] + (1...8).map({ "orientation\($0)" }) {
+            files.append((name, try CodecFixtures.bytes("jpeg/\(name).jpg")))
+        }
+        // 4:2:0, where libjpeg upsamples chroma in both directions.
+        files.append(("420", try ImageCodec.encodeJPEG(makeTestImage(width: 203, height: 141), quality: 90)))
+        return files
+    }
+
+    /// A region decode holds exactly the pixels of a whole decode at the same scale, for every
+    /// orientation and chroma layout, at scale 1 and 1/2.
+    func testRegionDecodeMatchesWholeDecode() throws {
+        for (name, bytes) in try jpegKinds() {
+            for format in [PixelFormat.rgb, .gray, .rgba] {
+                let size = try ImageCodec.info(bytes, name: name).size
+                var boxes = [
+                    CropBox(top: 0, left: 0, height: size.height, width: size.width),
+                    CropBox(top: size.height / 3, left: size.width / 4, height: size.height / 2, width: size.width / 3),
+                    CropBox(top: 1, left: size.width - 5, height: size.height - 2, width: 5),
+                    CropBox(top: size.height - 1, left: 0, height: 1, width: 1),
+                ]
+                var generator = SeededGenerator(seed: UInt64(size.width * 1000 + size.height))
+                for _ in 0..<6 {
+                    let width = 1 + generator.nextInt(below: size.width), height = 1 + generator.nextInt(below: size.height)
+                    boxes.append(CropBox(top: generator.nextInt(below: size.height - height + 1),
+                                         left: generator.nextInt(below: size.width - width + 1),
+                                         height: height, width: width))
+                }
+                for minimumScale in [1.0, 0.5] {
+                    let whole = try bytes.withUnsafeBufferPointer {
+                        try ImageCodec.decodeReduced($0, name: name, as: format, minimumScale: minimumScale)
+                    }
+                    for box in boxes where box.width > 0 && box.height > 0 {
+                        let part = try bytes.withUnsafeBufferPointer {
+                            try ImageCodec.decodeReduced($0, name: name, as: format, minimumScale: minimumScale,
+                                                         region: box)
+                        }
+                        let label = "\(name) \(format) \(box) at \(minimumScale)"
+                        XCTAssertEqual(part.scale, whole.scale, label)
+                        let plan = ReducedInputPlan(fullSize: size, minimumScale: minimumScale, region: box) { $0.image }
+                        XCTAssertTrue(plan.covers(part), label)
+                        // The whole pixels the box touches, in each image.
+                        func hull(_ reduced: ReducedImage) -> CropBox? {
+                            let s = reduced.scale
+                            let x0 = (Double(box.left) * s - reduced.left).rounded(.down)
+                            let y0 = (Double(box.top) * s - reduced.top).rounded(.down)
+                            let x1 = (Double(box.left + box.width) * s - reduced.left).rounded(.up)
+                            let y1 = (Double(box.top + box.height) * s - reduced.top).rounded(.up)
+                            guard let left = Int(exactly: x0), let top = Int(exactly: y0), let right = Int(exactly: x1),
+                                  let bottom = Int(exactly: y1) else { return nil }
+                            return CropBox(top: top, left: left, height: bottom - top, width: right - left)
+                        }
+                        guard let inPart = hull(part), let inWhole = hull(whole) else {
+                            XCTFail("\(label): offsets (\(part.left), \(part.top)) and (\(whole.left), \(whole.top))")
+                            continue
+                        }
+                        // Both offsets are whole pixels apart, so the hulls are the same pixels.
+                        XCTAssertEqual(Int(exactly: part.left - whole.left).map { inWhole.left - inPart.left - $0 }, 0, label)
+                        let got = try ImageFunctional.crop(part.image, top: inPart.top, left: inPart.left,
+                                                           height: inPart.height, width: inPart.width)
+                        let expected = try ImageFunctional.crop(whole.image, top: inWhole.top, left: inWhole.left,
+                                                                height: inWhole.height, width: inWhole.width)
+                        XCTAssertEqual(maxDifference(got, expected), 0, label)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Cut-off and damaged files fail on the region path as they fail on `decode`.
+    func testRegionDecodeFailsAsDecodeFails() throws {
+        let dog = try darknet()[0].bytes
+        let box = CropBox(top: 0, left: 0, height: 100, width: 100)
+        for cut in [dog.count / 2, dog.count - 2, 700] {
+            let bytes = Array(dog[..<cut])
+            let kind = try XCTUnwrap(errorKind { _ = try ImageCodec.decode(bytes, name: "cut") })
+            let regionKind = errorKind {
+                _ = try bytes.withUnsafeBufferPointer {
+                    try ImageCodec.decodeReduced($0, name: "cut", minimumScale: 0.5, region: box)
+                }
+            }
+            XCTAssertEqual(regionKind, kind, "cut at \(cut)")
+        }
+        var limits = DecodeLimits.standard
+        limits.maxPixels = 1000
+        XCTAssertEqual(errorKind {
+            _ = try dog.withUnsafeBufferPointer {
+                try ImageCodec.decodeReduced($0, name: "big", limits: limits, minimumScale: 0.125, region: box)
+            }
+        }, .tooLarge)
+    }
+
+    /// The largest sample difference of two 8-bit images of one size (Int.max when they differ in kind).
+    private func maxDifference(_ a: Image, _ b: Image) -> Int {
+        guard a.size == b.size, a.format == b.format, let x = a.bytes, let y = b.bytes else { return .max }
+        return zip(x, y).map { abs(Int($0) - Int($1)) }.max() ?? 0
+    }
+
+    /// Damaged and cut-off files on the region path (libjpeg called directly, its fatal errors
+    /// caught in C) give an image holding the region or an `ImageError` naming the file.
+    func testRegionDecodeSurvivesCorruption() throws {
+        var random = SeededGenerator(seed: 4242)
+        var outcomes: [String: Int] = [:]
+        for file in ["jpeg/orientation3.jpg", "jpeg/progressive.jpg", "jpeg/cmyk.jpg", "jpeg/subsampling444.jpg"] {
+            let original = try CodecFixtures.bytes(file)
+            for trial in 0..<150 {
+                var bytes = original
+                if trial % 3 == 2 {
+                    bytes = Array(bytes[..<random.nextInt(below: bytes.count)])
+                } else {
+                    let at = random.nextInt(below: bytes.count)
+                    bytes[at] ^= UInt8(1) << UInt8(random.nextInt(below: 8))
+                }
+                let name = "\(file)#\(trial)"
+                let box = CropBox(top: random.nextInt(below: 10), left: random.nextInt(below: 10), height: 7, width: 9)
+                do {
+                    let part = try bytes.withUnsafeBufferPointer {
+                        try ImageCodec.decodeReduced($0, name: name, minimumScale: 0.5, region: box)
+                    }
+                    let info = try ImageCodec.info(bytes, name: name)
+                    let plan = ReducedInputPlan(fullSize: info.size, minimumScale: 0.5, region: box) { $0.image }
+                    if box.left + box.width <= info.size.width && box.top + box.height <= info.size.height {
+                        XCTAssertTrue(plan.covers(part), name)
+                    }
+                    outcomes["decoded", default: 0] += 1
+                } catch let error as ImageError {
+                    XCTAssertTrue(error.description.contains(name), "\(error)")
+                    outcomes[error.kind.rawValue, default: 0] += 1
+                } catch {
+                    XCTFail("\(name): threw \(error), not ImageError")
+                }
+            }
+        }
+        XCTAssertEqual(outcomes.values.reduce(0, +), 600)
+        print("region decode corruption outcomes: \(outcomes.sorted { $0.key < $1.key })")
+    }
+
+    private func errorKind(_ body: () throws -> Void) -> ImageError.Kind? {
+        do {
+            try body()
+            return nil
+        } catch {
+            return (error as? ImageError)?.kind
+        }
+    }
+
     /// A box with whole-pixel edges resamples exactly as crop-then-resize.
     func testFractionalBoxResampleMatchesRegionResampleOnWholePixels() throws {
         for format in [PixelFormat.rgb, .gray, .rgba] {
@@ -92,7 +240,7 @@ final class ReducedDecodingTests: XCTestCase {
         let crop = try RandomResizedCrop(224)
         let size = ImageSize(width: 768, height: 576)
         let image = Image(width: 768, height: 576, format: .rgb, filledWith: 9)
-        for seed in UInt64(0)..<200 {
+        for seed in UInt64(0)..<60 {
             var planned = SeededGenerator(seed: seed), applied = SeededGenerator(seed: seed)
             var boxed = SeededGenerator(seed: seed)
             let plan = try crop.plan(for: size, using: &planned)
@@ -135,10 +283,12 @@ final class ReducedDecodingTests: XCTestCase {
 
     /// The reduced path's output against the full-size path's on the darknet photographs,
     /// RandomResizedCrop(224) + flip + Normalize(ImageNet), 40 seeds per photograph. Measured:
-    /// mean absolute difference 0.0215 in normalised units (about 1.2 levels of 255), and
-    /// the worst image's mean 0.0585 (3.3 levels); a wrong box or flip gives 0.5 and more.
+    /// mean absolute difference 0.0062 in normalised units over all 200 crops (crops decoded at
+    /// scale 1 are exact), 0.018 (about 1 level of 255) over the 68 decoded at 1/2 or less, and
+    /// 0.039 for the worst crop. For scale: another box gives 0.76, a wrong flip 0.31.
     func testReducedPathIsCloseToFullPath() throws {
         var total = 0.0, count = 0, worst = 0.0, reducedCount = 0
+        var reducedTotal = 0.0
         for (name, bytes) in try darknet() {
             let image = try ImageCodec.decode(bytes, name: name, as: .rgb)
             let info = try ImageCodec.info(bytes, name: name)
@@ -149,10 +299,12 @@ final class ReducedDecodingTests: XCTestCase {
                 }
                 XCTAssertEqual(fast.shape, plain.shape)
                 var generator = SeededGenerator(seed: seed)
+                let sum = zip(fast.values, plain.values).reduce(0.0) { $0 + Double(abs($1.0 - $1.1)) }
                 if try RandomResizedCrop(224).plan(for: info.size, using: &generator).minimumScale <= 0.5 {
                     reducedCount += 1
+                    reducedTotal += sum
                 }
-                let sum = zip(fast.values, plain.values).reduce(0.0) { $0 + Double(abs($1.0 - $1.1)) }
+
                 let mean = sum / Double(plain.values.count)
                 worst = max(worst, mean)
                 total += sum
@@ -160,11 +312,13 @@ final class ReducedDecodingTests: XCTestCase {
             }
         }
         let mean = total / Double(count)
+        let reducedMean = reducedTotal / Double(reducedCount * 3 * 224 * 224)
         print("reduced vs full decoding: mean |difference| \(mean) (normalised), worst image \(worst), "
-              + "\(reducedCount) of 200 crops decoded at 1/2 or less")
+              + "\(reducedCount) of 200 crops decoded at 1/2 or less, their mean \(reducedMean)")
         XCTAssertGreaterThan(reducedCount, 40)
-        XCTAssertLessThan(mean, 0.04)
-        XCTAssertLessThan(worst, 0.1)
+        XCTAssertLessThan(mean, 0.012)
+        XCTAssertLessThan(reducedMean, 0.03)
+        XCTAssertLessThan(worst, 0.08)
     }
 
     /// Resize (shorter side) then CenterCrop, the evaluation pipeline, also decodes reduced.

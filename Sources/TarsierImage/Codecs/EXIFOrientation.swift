@@ -45,6 +45,21 @@ enum EXIFOrientation {
         return nil
     }
 
+    /// How the upright picture's axes lie in the stored one: whether upright x runs along stored
+    /// y (5 to 8), and whether upright x and y run against the stored axis they come from.
+    static func axes(_ orientation: Int) -> (swap: Bool, reverseX: Bool, reverseY: Bool) {
+        switch orientation {
+        case 2: return (false, true, false)
+        case 3: return (false, true, true)
+        case 4: return (false, false, true)
+        case 5: return (true, false, false)
+        case 6: return (true, true, false)
+        case 7: return (true, true, true)
+        case 8: return (true, false, true)
+        default: return (false, false, false)
+        }
+    }
+
     /// Whether `orientation` swaps width and height (5 to 8 turn the picture by a quarter).
     static func swapsAxes(_ orientation: Int) -> Bool { orientation >= 5 && orientation <= 8 }
 

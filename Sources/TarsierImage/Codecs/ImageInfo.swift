@@ -15,18 +15,25 @@ public struct ImageInfo: Sendable, Equatable {
     }
 }
 
-/// An image decoded at a fraction of its full size.
+/// An image decoded at a fraction of its full size, possibly only a part of it.
 public struct ReducedImage: Sendable, Equatable {
-    /// The pixels: `ceil(full width * scale)` x `ceil(full height * scale)`.
+    /// The pixels: the whole picture at `scale`, or a window of it.
     public var image: Image
-    /// The decoded size as a fraction of the full size, in (0, 1]: pixel `x` of `image` covers
-    /// columns `x / scale ..< (x + 1) / scale` of the full-size picture (likewise rows).
+    /// The decoded size as a fraction of the full size, in (0, 1].
     public var scale: Double
+    /// Where the full-size picture lies in `image`: its point (x, y) (upright, in pixels, the
+    /// top-left corner of pixel (0, 0) being (0, 0)) lies at (x * scale - left, y * scale - top).
+    /// Zero for the whole picture decoded upright as stored.
+    public var left: Double
+    /// See `left`.
+    public var top: Double
 
-    /// Pairs an image with its scale.
-    public init(image: Image, scale: Double) {
+    /// Pairs an image with its scale and position.
+    public init(image: Image, scale: Double, left: Double = 0, top: Double = 0) {
         self.image = image
         self.scale = scale
+        self.left = left
+        self.top = top
     }
 }
 
@@ -70,20 +77,33 @@ extension ImageCodec {
     }
 
     /// Decodes at the smallest size the format can produce cheaply that is still at least
-    /// `minimumScale` of the full size. JPEGs are scaled inside the inverse DCT by a factor among
-    /// 1/2, 1/4 and 1/8 (the ones libjpeg-turbo has SIMD code for; the others are slower than
-    /// the next larger one), which costs much less than decoding at full size and resizing;
-    /// PNGs always decode at full size (scale 1). Size limits apply to the full size, so the same
+    /// `minimumScale` of the full size, and only around `region` if one is given. JPEGs are
+    /// scaled inside the inverse DCT by 1/2, 1/4 or 1/8 (the factors libjpeg-turbo has SIMD code
+    /// for; the others measured no faster than the next larger one), which costs much less than
+    /// decoding at full size and resizing; with a region, columns outside it are skipped in
+    /// whole blocks, rows above it are only entropy-decoded and rows below it are never read.
+    /// PNGs always decode whole at full size. Size limits apply to the full size, so the same
     /// files are refused as by `decode`.
     /// - Parameters:
     ///   - minimumScale: The smallest acceptable fraction of the full size; 1 or more decodes at full size.
+    ///   - region: The part of the upright, full-size picture that is needed (nil: all of it);
+    ///     the result holds at least that part, at the scale, with the pixels a whole decode at
+    ///     that scale gives. Pixels outside it may differ slightly at the window's edges. It is
+    ///     clipped to the picture.
     ///   - Others: As `decode(_:name:as:limits:minimumSize:applyEXIFOrientation:)`.
     public static func decodeReduced(_ bytes: UnsafeBufferPointer<UInt8>, name: String, as format: PixelFormat? = nil,
-                                     limits: DecodeLimits = .standard, minimumScale: Double,
+                                     limits: DecodeLimits = .standard, minimumScale: Double, region: CropBox? = nil,
                                      applyEXIFOrientation: Bool = true) throws -> ReducedImage {
-        if minimumScale < 1, ImageFileFormat.detect(bytes) == .jpeg {
-            return try JPEGCodec.decodeReduced(bytes, name: name, as: format, limits: limits, minimumScale: minimumScale,
-                                               applyOrientation: applyEXIFOrientation)
+        if ImageFileFormat.detect(bytes) == .jpeg {
+            if let region {
+                return try JPEGCodec.decodeRegion(bytes, name: name, as: format, limits: limits,
+                                                  minimumScale: minimumScale, region: region,
+                                                  applyOrientation: applyEXIFOrientation)
+            }
+            if minimumScale < 1 {
+                return try JPEGCodec.decodeReduced(bytes, name: name, as: format, limits: limits,
+                                                   minimumScale: minimumScale, applyOrientation: applyEXIFOrientation)
+            }
         }
         return ReducedImage(image: try decode(bytes, name: name, as: format, limits: limits,
                                               applyEXIFOrientation: applyEXIFOrientation),

@@ -7,7 +7,7 @@ import CTurboJPEG
 /// its own TurboJPEG handle, which costs microseconds and makes concurrent calls safe.
 enum JPEGCodec {
     /// The colour model libjpeg reports for a file.
-    private enum Source { case gray, color, cmyk }
+    enum Source { case gray, color, cmyk }
 
     /// TurboJPEG's DCT scaling factors that shrink or keep the size, largest first.
     private static let reducingFactors: [(num: Int, denom: Int)] = {
@@ -19,7 +19,7 @@ enum JPEGCodec {
     }()
 
     /// `dimension` scaled by `num/denom`, rounded up, as TurboJPEG's `TJSCALED`.
-    private static func scaled(_ dimension: Int, _ factor: (num: Int, denom: Int)) -> Int {
+    static func scaled(_ dimension: Int, _ factor: (num: Int, denom: Int)) -> Int {
         (dimension * factor.num + factor.denom - 1) / factor.denom
     }
 
@@ -39,34 +39,14 @@ enum JPEGCodec {
     /// The factors `decodeReduced` picks from: those with SIMD inverse DCTs in libjpeg-turbo.
     /// The others (7/8, 3/4, 5/8, 3/8) run plain C code and measured no faster, or slower, than
     /// the next larger factor here.
-    private static let fastReducingFactors: [(num: Int, denom: Int)] = reducingFactors.filter { factor in
+    static let fastReducingFactors: [(num: Int, denom: Int)] = reducingFactors.filter { factor in
         [(1, 1), (1, 2), (1, 4), (1, 8)].contains { $0.0 * factor.denom == $0.1 * factor.num }
     }
 
-    static func decode(_ bytes: UnsafeBufferPointer<UInt8>, name: String, as target: PixelFormat?,
-                       limits: DecodeLimits, minimumSize: (width: Int, height: Int)?,
-                       applyOrientation: Bool) throws -> Image {
-        try decode(bytes, name: name, as: target, limits: limits, applyOrientation: applyOrientation) {
-            width, height, swaps in
-            let needed = minimumSize.map { swaps ? (width: $0.height, height: $0.width) : $0 }
-            return factor(width: width, height: height, covering: needed)
-        }.image
-    }
-
-    /// Decodes at the smallest fast factor that is at least `minimumScale`.
-    static func decodeReduced(_ bytes: UnsafeBufferPointer<UInt8>, name: String, as target: PixelFormat?,
-                              limits: DecodeLimits, minimumScale: Double, applyOrientation: Bool) throws -> ReducedImage {
-        try decode(bytes, name: name, as: target, limits: limits, applyOrientation: applyOrientation) { _, _, _ in
-            // Largest first, so the last one that is large enough is the smallest.
-            fastReducingFactors.last { Double($0.num) / Double($0.denom) >= minimumScale } ?? (1, 1)
-        }
-    }
-
-    /// Decodes at the factor `choose` picks from the stored width and height and whether the
-    /// orientation swaps the axes; returns the image and the factor TurboJPEG applied.
-    private static func decode(_ bytes: UnsafeBufferPointer<UInt8>, name: String, as target: PixelFormat?,
-                               limits: DecodeLimits, applyOrientation: Bool,
-                               choose: (Int, Int, Bool) -> (num: Int, denom: Int)) throws -> ReducedImage {
+    /// The header, checked for what libjpeg-turbo decodes and against the limits, and the EXIF
+    /// orientation to apply (1 when there is none or it is not applied).
+    static func validatedHeader(_ bytes: UnsafeBufferPointer<UInt8>, name: String, limits: DecodeLimits,
+                                applyOrientation: Bool) throws -> (header: JPEGHeader, orientation: Int) {
         func failure(_ kind: ImageError.Kind, _ detail: String) -> ImageError {
             ImageError(kind: kind, file: name, detail: "JPEG: \(detail)")
         }
@@ -96,6 +76,38 @@ enum JPEGCodec {
             let exif = UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[range]))
             orientation = EXIFOrientation.orientation(inEXIF: exif) ?? 1
         }
+        return (header, orientation)
+    }
+
+    static func decode(_ bytes: UnsafeBufferPointer<UInt8>, name: String, as target: PixelFormat?,
+                       limits: DecodeLimits, minimumSize: (width: Int, height: Int)?,
+                       applyOrientation: Bool) throws -> Image {
+        try decode(bytes, name: name, as: target, limits: limits, applyOrientation: applyOrientation) {
+            width, height, swaps in
+            let needed = minimumSize.map { swaps ? (width: $0.height, height: $0.width) : $0 }
+            return factor(width: width, height: height, covering: needed)
+        }.image
+    }
+
+    /// Decodes at the smallest fast factor that is at least `minimumScale`.
+    static func decodeReduced(_ bytes: UnsafeBufferPointer<UInt8>, name: String, as target: PixelFormat?,
+                              limits: DecodeLimits, minimumScale: Double, applyOrientation: Bool) throws -> ReducedImage {
+        try decode(bytes, name: name, as: target, limits: limits, applyOrientation: applyOrientation) { _, _, _ in
+            // Largest first, so the last one that is large enough is the smallest.
+            fastReducingFactors.last { Double($0.num) / Double($0.denom) >= minimumScale } ?? (1, 1)
+        }
+    }
+
+    /// Decodes at the factor `choose` picks from the stored width and height and whether the
+    /// orientation swaps the axes; returns the image and the factor TurboJPEG applied.
+    private static func decode(_ bytes: UnsafeBufferPointer<UInt8>, name: String, as target: PixelFormat?,
+                               limits: DecodeLimits, applyOrientation: Bool,
+                               choose: (Int, Int, Bool) -> (num: Int, denom: Int)) throws -> ReducedImage {
+        func failure(_ kind: ImageError.Kind, _ detail: String) -> ImageError {
+            ImageError(kind: kind, file: name, detail: "JPEG: \(detail)")
+        }
+        let (header, orientation) = try validatedHeader(bytes, name: name, limits: limits,
+                                                        applyOrientation: applyOrientation)
 
         guard let handle = tjInitDecompress() else {
             let message = String(cString: tjGetErrorStr2(nil))
@@ -159,23 +171,34 @@ enum JPEGCodec {
             initialized = count
         }
         if source == .cmyk { samples = cmykToRGB(samples, pixels: outWidth * outHeight) }
+        let image = upright(samples, width: outWidth, height: outHeight, format: decoded, orientation: orientation,
+                            target: target)
+        let scale = Double(applied.num) / Double(applied.denom)
+        let whole = JPEGWindow(left: 0, top: 0, width: outWidth, height: outHeight)
+        let origin = whole.uprightOrigin(orientation: orientation, stored: ImageSize(width: Int(width), height: Int(height)),
+                                         scaled: ImageSize(width: outWidth, height: outHeight), scale: scale)
+        return ReducedImage(image: image, scale: scale, left: origin.left, top: origin.top)
+    }
 
+    /// Decoded samples turned upright by `orientation` and converted to `target`.
+    static func upright(_ samples: [UInt8], width: Int, height: Int, format: PixelFormat, orientation: Int,
+                        target: PixelFormat?) -> Image {
         var image: Image
         if orientation != 1 {
-            let upright = EXIFOrientation.apply(orientation, to: samples, width: outWidth, height: outHeight,
-                                                channels: decoded.channels)
-            image = Image(width: upright.width, height: upright.height, format: decoded, bytes: upright.pixels)
+            let upright = EXIFOrientation.apply(orientation, to: samples, width: width, height: height,
+                                                channels: format.channels)
+            image = Image(width: upright.width, height: upright.height, format: format, bytes: upright.pixels)
         } else {
-            image = Image(width: outWidth, height: outHeight, format: decoded, bytes: samples)
+            image = Image(width: width, height: height, format: format, bytes: samples)
         }
-        if let target, target != decoded { image = image.converted(to: target) }
-        return ReducedImage(image: image, scale: Double(applied.num) / Double(applied.denom))
+        if let target, target != format { image = image.converted(to: target) }
+        return image
     }
 
     /// An error for a TurboJPEG/libjpeg message. The frame type, precision and component count
     /// were checked before, so libjpeg's "Unsupported marker/process" messages come from
     /// damaged bytes and count as corrupt.
-    private static func classify(_ message: String, name: String) -> ImageError {
+    static func classify(_ message: String, name: String) -> ImageError {
         let kind: ImageError.Kind
         if message.contains("Premature end") {
             kind = .truncated
@@ -192,7 +215,7 @@ enum JPEGCodec {
 
     /// Pillow's CMYK to RGB. libjpeg returns CMYK as stored, which Pillow reads with Adobe's
     /// inverted polarity ("CMYK;I"), then maps with `r = (255 - k) - c * (255 - k) / 255`.
-    private static func cmykToRGB(_ cmyk: [UInt8], pixels: Int) -> [UInt8] {
+    static func cmykToRGB(_ cmyk: [UInt8], pixels: Int) -> [UInt8] {
         [UInt8](unsafeUninitializedCapacity: pixels * 3) { out, initialized in
             cmyk.withUnsafeBufferPointer { src in
                 for p in 0..<pixels {

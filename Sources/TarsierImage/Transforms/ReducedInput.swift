@@ -1,38 +1,44 @@
 import TarsierSupport
 
 /// What a `ReducedInputTransform` decided for one image before it was decoded: how small the
-/// decode may be, and how to finish the transform on whatever scale the decoder produced.
+/// decode may be, which part of the picture it needs, and how to finish on what the decoder gives.
 public struct ReducedInputPlan: Sendable {
     /// The full (upright) size the plan was drawn for.
     public let fullSize: ImageSize
     /// The smallest fraction of the full size, in (0, 1], at which the input loses nothing the
     /// output needs: the transform then shrinks by at least 1 (never upsamples more than on the
-    /// full image). 1 asks for the full image.
+    /// full image). 1 asks for the full size.
     public let minimumScale: Double
+    /// The part of the full-size picture the transform reads (nil: all of it).
+    public let region: CropBox?
     private let body: @Sendable (ReducedImage) throws -> Image
 
-    /// Creates a plan. `finish` receives the image decoded at `scale` >= `minimumScale`; at scale
-    /// 1 it must give exactly what the transform's `apply` gives on the full image.
-    public init(fullSize: ImageSize, minimumScale: Double, finish: @escaping @Sendable (ReducedImage) throws -> Image) {
+    /// Creates a plan. `finish` receives a `ReducedImage` at a scale of at least `minimumScale`
+    /// holding at least `region`; at scale 1 it must give exactly what the transform's `apply`
+    /// gives on the full image.
+    public init(fullSize: ImageSize, minimumScale: Double, region: CropBox? = nil,
+                finish: @escaping @Sendable (ReducedImage) throws -> Image) {
         self.fullSize = fullSize
         self.minimumScale = min(max(minimumScale, .leastNonzeroMagnitude), 1)
+        self.region = region
         self.body = finish
     }
 
-    /// Runs the rest of the transform on `reduced`; its size must be the full size at its scale
-    /// (`ceil(side * scale)`), as `ImageCodec.decodeReduced` gives it.
-    public func finish(_ reduced: ReducedImage) throws -> Image {
-        let expected = ReducedInputPlan.scaled(fullSize, by: reduced.scale)
-        try require(reduced.image.size == expected, "ReducedInputPlan", "image",
-                    "is \(reduced.image.size), but the \(fullSize) image at scale \(reduced.scale) is \(expected)")
-        return try body(reduced)
+    /// Whether `reduced` holds all of `region` (or the whole picture).
+    public func covers(_ reduced: ReducedImage) -> Bool {
+        let box = region ?? CropBox(top: 0, left: 0, height: fullSize.height, width: fullSize.width)
+        let s = reduced.scale, slack = 1e-9
+        return Double(box.left) * s - reduced.left >= -slack && Double(box.top) * s - reduced.top >= -slack
+            && Double(box.left + box.width) * s - reduced.left <= Double(reduced.image.width) + slack
+            && Double(box.top + box.height) * s - reduced.top <= Double(reduced.image.height) + slack
     }
 
-    /// `size` at `scale`, rounded up as the JPEG decoder rounds.
-    static func scaled(_ size: ImageSize, by scale: Double) -> ImageSize {
-        if scale == 1 { return size }
-        return ImageSize(width: Int((Double(size.width) * scale).rounded(.up)),
-                         height: Int((Double(size.height) * scale).rounded(.up)))
+    /// Runs the rest of the transform on `reduced`, which must hold the region (`covers`).
+    public func finish(_ reduced: ReducedImage) throws -> Image {
+        try require(covers(reduced), "ReducedInputPlan", "image",
+                    "the \(reduced.image.size) image at scale \(reduced.scale) does not hold the region "
+                        + "\(region.map { "\($0)" } ?? "\(fullSize)") of the \(fullSize) picture")
+        return try body(reduced)
     }
 }
 
@@ -50,14 +56,14 @@ public protocol ReducedInputTransform: ImageTransform {
 }
 
 extension ImageFunctional {
-    /// The box `box` of an image, given at `scale` of the full size, resized to `size`: the box is
-    /// in full-size pixels and is mapped into the reduced image with fractional edges. At scale 1
-    /// this is `resizedCrop`. Nearest-neighbour is only defined at scale 1.
+    /// The box `box` of the full-size picture resized to `size`, from `reduced`, which holds it at
+    /// some scale: the box is mapped into the reduced image with fractional edges. At scale 1 this
+    /// is `resizedCrop`. Nearest-neighbour is only defined at scale 1.
     static func resizedCrop(_ reduced: ReducedImage, box: CropBox, size: ImageSize,
                             interpolation: Interpolation) throws -> Image {
-        if reduced.scale == 1 {
-            return try resizedCrop(reduced.image, top: box.top, left: box.left, height: box.height, width: box.width,
-                                   size: size, interpolation: interpolation)
+        if reduced.scale == 1, let left = Int(exactly: reduced.left), let top = Int(exactly: reduced.top) {
+            return try resizedCrop(reduced.image, top: box.top - top, left: box.left - left, height: box.height,
+                                   width: box.width, size: size, interpolation: interpolation)
         }
         let filter: ResampleFilter
         switch interpolation {
@@ -68,8 +74,10 @@ extension ImageFunctional {
                                  detail: "nearest cannot resample an image decoded at scale \(reduced.scale)")
         }
         let s = reduced.scale
-        return Resampler.resample(reduced.image, left: Double(box.left) * s, top: Double(box.top) * s,
-                                  right: Double(box.left + box.width) * s, bottom: Double(box.top + box.height) * s,
+        return Resampler.resample(reduced.image, left: Double(box.left) * s - reduced.left,
+                                  top: Double(box.top) * s - reduced.top,
+                                  right: Double(box.left + box.width) * s - reduced.left,
+                                  bottom: Double(box.top + box.height) * s - reduced.top,
                                   width: size.width, height: size.height, filter: filter)
     }
 
@@ -86,9 +94,8 @@ extension RandomResizedCrop: ReducedInputTransform {
     public func plan(for size: ImageSize, using generator: inout SeededGenerator) throws -> ReducedInputPlan {
         let box = sampleBox(for: size, using: &generator)
         let output = self.size, interpolation = self.interpolation
-        return ReducedInputPlan(fullSize: size,
-                                minimumScale: ImageFunctional.minimumScale(box: box, size: output,
-                                                                           interpolation: interpolation)) { reduced in
+        let scale = ImageFunctional.minimumScale(box: box, size: output, interpolation: interpolation)
+        return ReducedInputPlan(fullSize: size, minimumScale: scale, region: box) { reduced in
             try ImageFunctional.resizedCrop(reduced, box: box, size: output, interpolation: interpolation)
         }
     }
@@ -102,7 +109,7 @@ extension Resize: ReducedInputTransform {
         let shrinks = output != size && output.width > 0 && output.height > 0
         let scale = shrinks ? ImageFunctional.minimumScale(box: whole, size: output, interpolation: interpolation) : 1
         return ReducedInputPlan(fullSize: size, minimumScale: scale) { [self] reduced in
-            if reduced.scale == 1 {
+            if reduced.scale == 1 && reduced.image.size == size && reduced.left == 0 && reduced.top == 0 {
                 var unused = SeededGenerator(seed: 0)  // Resize draws nothing
                 return try apply(reduced.image, using: &unused)
             }

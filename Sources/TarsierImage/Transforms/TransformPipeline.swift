@@ -48,16 +48,14 @@ public struct TransformPipeline: Sendable {
         let start = generator
         let plan = try first.plan(for: info.size, using: &generator)
         let reduced = try ImageCodec.decodeReduced(bytes, name: name, as: format, limits: limits,
-                                                   minimumScale: plan.minimumScale)
+                                                   minimumScale: plan.minimumScale, region: plan.region)
         var image: Image
-        if reduced.image.size == ReducedInputPlan.scaled(info.size, by: reduced.scale) {
+        if plan.covers(reduced) {
             image = try plan.finish(reduced)
         } else {
             // The header and the decoder disagree (a damaged file): the plain path decides.
             generator = start
-            let full = reduced.scale == 1 ? reduced.image : try ImageCodec.decode(bytes, name: name, as: format,
-                                                                                  limits: limits)
-            image = try first.apply(full, using: &generator)
+            image = try first.apply(ImageCodec.decode(bytes, name: name, as: format, limits: limits), using: &generator)
         }
         for transform in imageTransforms.dropFirst() { image = try transform.apply(image, using: &generator) }
         return image
