@@ -35,6 +35,7 @@ let package = Package(
             "Tarsier", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "example-lenet", dependencies: ["Tarsier"], path: "Examples/LeNet"),
+        .executableTarget(name: "example-finetune", dependencies: ["Tarsier"], path: "Examples/FineTune"),
         .testTarget(name: "TarsierCPUTests", dependencies: ["TarsierCPU"]),
         .testTarget(name: "TarsierCoreTests", dependencies: ["TarsierCore"]),
         .testTarget(name: "TarsierNNTests", dependencies: ["TarsierCore", "TarsierNN", "TarsierOptim", "TarsierVision"],
