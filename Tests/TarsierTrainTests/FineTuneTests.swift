@@ -90,3 +90,34 @@ final class FineTuneTests: XCTestCase {
         }
     }
 }
+
+final class FolderTrainingTests: XCTestCase {
+    func testStreamedFolderSkipsABadFileAndListsItInTheRunFolder() throws {
+        let root = NSTemporaryDirectory() + "tarsier-folder-\(UUID().uuidString)"
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: root) }
+        let images = try FashionMNIST.load(split: .test).subset(Array(0..<120))
+        _ = try ImageFolderExport.write(images, to: root + "/data")
+        let broken = root + "/data/Bag/broken.png"
+        try Data("not a picture".utf8).write(to: URL(fileURLWithPath: broken))
+
+        var o = try TrainingOptions.preset("lenet")
+        o.epochs = 1
+        o.batchSize = 16
+        o.evaluationBatchSize = 50
+        var folder = FolderDataOptions(root: root + "/data")
+        folder.augmentation = "resized-crop-flip"  // streamed: decoded every epoch by the loader's threads
+        folder.validationFraction = 0.2
+        folder.maxBadFraction = 0
+        o.folder = folder
+        let (data, about) = try FolderData.make(folder, training: o)
+        XCTAssertFalse(about.inMemory)
+        XCTAssertEqual(about.inputShape, [1, 28, 28])
+        let trainer = try Trainer(options: o, data: data)
+        let runFolder = try RunFolderCallback(directory: root + "/run", options: o, classNames: data.classNames)
+        trainer.callbacks = [runFolder]
+        let result = try trainer.run()
+        XCTAssertEqual(result.epochs.count, 1)
+        let listed = try String(contentsOfFile: root + "/run/skipped_files.txt", encoding: .utf8)
+        XCTAssertTrue(listed.contains(broken), listed)
+    }
+}
