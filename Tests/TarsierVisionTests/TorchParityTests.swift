@@ -13,8 +13,8 @@ import XCTest
 ///
 /// For each model: loaded from the `.pth` file, in eval mode, the logits, the loss, the input gradient
 /// and the gradients of the parameters the fixture names; loaded from the safetensors file, the eval
-/// logits; for models with batch norm, then a training-mode pass (batch statistics; dropout and the
-/// auxiliary heads off, see the script): logits, gradients and the updated running statistics.
+/// logits; for the models in the script's TRAIN_PASS, then a training-mode pass (batch statistics;
+/// dropout and the auxiliary heads off): logits, gradients and the updated running statistics.
 ///
 /// Tolerances, as max |Tarsier − PyTorch| over the largest magnitude of PyTorch's tensor:
 /// - eval logits: 1e-4 (issue 5's bound), never widened; the loss likewise, relative to Σ|logit·weight|.
@@ -22,8 +22,9 @@ import XCTest
 ///   blocked reductions, channels-last layout); well-conditioned ones agree to about 1e-5, and a
 ///   wrong layer, stride, padding or wiring moves them by order 1.
 /// - training-mode logits and running statistics: 1e-4.
-/// - Each bound is widened to twice the value's `spread`: how far it moves when the fixture script
-///   jitters every parameter by a relative 1e-6 (several times Float32 rounding). Gradients of ReLU
+/// - Each bound but the eval logits' is widened to twice the value's `spread`: how far it moves when
+///   the script scales each unit's parameters by 1 + 1e-6·N(0, 1) (which moves the logits 5-10 times
+///   further than Float32 rounding does). Gradients of ReLU
 ///   networks jump where a ReLU input or max-pool choice sits within rounding of its kink, and batch
 ///   statistics over a few values amplify rounding; there Float32 itself does not determine the value
 ///   to 1e-3 and PyTorch's own Float32 result differs from its Float64 one by 1e-2 or more. Values
@@ -63,12 +64,12 @@ final class TorchParityTests: XCTestCase {
     func testResNet152() throws { try checkParity("resnet152") }
     func testAlexNet() throws { try checkParity("alexnet") }
     func testVGG11() throws { try checkParity("vgg11") }
-    func testVGG13() throws { try checkParity("vgg13") }
-    func testVGG16() throws { try checkParity("vgg16") }
-    func testVGG19() throws { try checkParity("vgg19") }
-    func testVGG11BN() throws { try checkParity("vgg11_bn") }
-    func testVGG13BN() throws { try checkParity("vgg13_bn") }
-    func testVGG16BN() throws { try checkParity("vgg16_bn") }
+    func testVGG13() throws { try checkParity("vgg13", slow: true) }
+    func testVGG16() throws { try checkParity("vgg16", slow: true) }
+    func testVGG19() throws { try checkParity("vgg19", slow: true) }
+    func testVGG11BN() throws { try checkParity("vgg11_bn", slow: true) }
+    func testVGG13BN() throws { try checkParity("vgg13_bn", slow: true) }
+    func testVGG16BN() throws { try checkParity("vgg16_bn", slow: true) }
     func testVGG19BN() throws { try checkParity("vgg19_bn") }
     func testMobileNetV2() throws { try checkParity("mobilenet_v2") }
     func testGoogLeNet() throws { try checkParity("googlenet") }
@@ -76,7 +77,15 @@ final class TorchParityTests: XCTestCase {
 
     // MARK: The check
 
-    func checkParity(_ name: String, file: StaticString = #filePath, line: UInt = #line) throws {
+    /// - Parameter slow: run only with TARSIER_SLOW_TESTS=1. Every VGG has the same 124M-parameter
+    ///   classifier, so each costs 30-60 s in a debug build (two 530 MB files written, read and
+    ///   checked, the model initialised); by default only the shallowest without batch norm (vgg11)
+    ///   and the deepest with it (vgg19_bn) run, as in ZooTests, the other six with the variable.
+    func checkParity(_ name: String, slow: Bool = false, file: StaticString = #filePath, line: UInt = #line) throws {
+        if slow {
+            try XCTSkipUnless(ProcessInfo.processInfo.environment["TARSIER_SLOW_TESTS"] == "1",
+                              "\(name): set TARSIER_SLOW_TESTS=1 (VGG parity takes 30-60 s per model in debug)")
+        }
         try Self.requireTorch()
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tarsier-parity-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -92,11 +101,15 @@ final class TorchParityTests: XCTestCase {
         let classCount = try XCTUnwrap(Int(try meta("class_count")))
         let modes = try list("modes"), gradKeys = try list("grad_keys"), runningKeys = try list("running_keys")
         XCTAssertEqual(shape.count, 4, file: file, line: line)
-        var report = Report(name: name, illConditioned: try list("ill_conditioned").count)
+        let illConditioned = Set(try list("ill_conditioned"))
+        var report = Report(name: name, illConditioned: illConditioned.count)
 
         /// Compares with `base` relative tolerance, widened to twice the value's measured spread.
         func compare(_ actual: Tensor?, _ key: String, base: Double) throws {
-            guard let want = expected[key] else { return }  // left out as ill-conditioned
+            guard let want = expected[key] else {
+                if !illConditioned.contains(key) { XCTFail("\(name): the fixture has no \(key)", file: file, line: line) }
+                return
+            }
             guard let actual else { return XCTFail("\(name): \(key): Tarsier has no value", file: file, line: line) }
             XCTAssertEqual(actual.shape, want.shape, "\(name): \(key) shape", file: file, line: line)
             let spread = try expected["spread." + key].map { try $0.doubles().first ?? 0 } ?? 0
@@ -111,14 +124,14 @@ final class TorchParityTests: XCTestCase {
             let parameters = Dictionary(uniqueKeysWithValues: model.namedParameters())
             for key in gradKeys { try compare(parameters[key]?.grad, "\(mode).\(key).grad", base: Self.gradientTolerance) }
         }
-        func compareLoss(_ logits: Tensor, _ lossWeights: Tensor, _ mode: String) throws {
+        func compareEvalLoss(_ logits: Tensor, _ lossWeights: Tensor) throws {
             // The loss is a sum with cancellation; its scale is the sum of the magnitudes of its terms.
-            guard let want = try expected["\(mode).loss"]?.doubles().first else { return }
+            guard let want = try expected["eval.loss"]?.doubles().first else { return }
             let terms = zip(logits.toDoubleArray(), lossWeights.toDoubleArray()).map { $0 * $1 }
             let scale = terms.reduce(0) { $0 + abs($1) }
             let difference = abs(terms.reduce(0, +) - want) / max(scale, .leastNormalMagnitude)
-            report.record("\(mode).loss", difference, spread: 0)
-            XCTAssertLessThanOrEqual(difference, Self.logitTolerance, "\(name): \(mode).loss", file: file, line: line)
+            report.record("eval.loss", difference, spread: 0)
+            XCTAssertLessThanOrEqual(difference, Self.logitTolerance, "\(name): eval.loss", file: file, line: line)
         }
 
         let input = try Tensor(entry: try XCTUnwrap(expected["input"]))
@@ -127,11 +140,9 @@ final class TorchParityTests: XCTestCase {
         // 1. The .pth file, strictly, eval mode: logits (issue 5's 1e-4, not widened), loss, gradients.
         let model = try ModelZoo.make(name, classCount: classCount, inputChannels: shape[1])
         try model.loadTorchWeights(from: folder.appendingPathComponent("\(name).pth").path, strict: true)
-        try pass(model, training: false, input: input, lossWeights: lossWeights) { logits, x in
+        try pass(model, training: false, input: input, lossWeights: lossWeights, gradientKeys: gradKeys) { logits, x in
             try compare(logits, "eval.logits", base: Self.logitTolerance)
-            XCTAssertLessThanOrEqual(try expected["spread.eval.logits"]?.doubles().first ?? 1, Self.logitTolerance / 2,
-                                     "\(name): the fixture's eval logits are ill-conditioned", file: file, line: line)
-            try compareLoss(logits, lossWeights, "eval")
+            try compareEvalLoss(logits, lossWeights)
             try compareGradients(model, x, "eval")
         }
 
@@ -149,11 +160,10 @@ final class TorchParityTests: XCTestCase {
         XCTAssertLessThanOrEqual(safeTensorsDifference, Self.logitTolerance, "\(name): logits from the safetensors file",
                                  file: file, line: line)
 
-        // 3. Models with batch norm: a training-mode pass (batch statistics) and the running statistics it updates.
+        // 3. Some models with batch norm: a training-mode pass and the running statistics it updates.
         if modes.contains("train") {
-            try pass(model, training: true, input: input, lossWeights: lossWeights) { logits, x in
+            try pass(model, training: true, input: input, lossWeights: lossWeights, gradientKeys: gradKeys) { logits, x in
                 try compare(logits, "train.logits", base: Self.logitTolerance)
-                try compareLoss(logits, lossWeights, "train")
                 try compareGradients(model, x, "train")
             }
             let state = Dictionary(uniqueKeysWithValues: model.stateDict())
@@ -174,7 +184,7 @@ final class TorchParityTests: XCTestCase {
     /// Runs `sum(model(input) * lossWeights)` backwards in eval mode or in the fixture's training mode
     /// (batch norm training, dropout off, the top-level module, and so the auxiliary heads, in eval
     /// mode) and hands the logits and the input to `check`.
-    func pass(_ model: Module, training: Bool, input: Tensor, lossWeights: Tensor,
+    func pass(_ model: Module, training: Bool, input: Tensor, lossWeights: Tensor, gradientKeys: [String],
               check: (Tensor, Tensor) throws -> Void) throws {
         model.eval()
         if training {
@@ -182,6 +192,9 @@ final class TorchParityTests: XCTestCase {
             for (_, m) in model.namedModules() where m is Dropout { m.eval() }
         }
         model.zeroGrad()
+        // Gradients that are not compared are not computed (VGG's classifier alone has 100M weights).
+        model.freeze()
+        model.unfreeze(keys: gradientKeys)
         let x = input.requiringGrad()
         let logits = try model(x)
         (logits * lossWeights).sum().backward()
@@ -207,16 +220,21 @@ final class TorchParityTests: XCTestCase {
             values.append((key, difference, spread))
         }
 
+        /// Per group: the largest difference, with its key and spread, and the largest among the
+        /// well-conditioned values (spread under 1e-3), which measures Tarsier's own Float32 error.
         var summary: String {
             func worst(_ filter: (String) -> Bool) -> String {
-                guard let w = values.filter({ filter($0.key) }).max(by: { $0.difference < $1.difference }) else { return "-" }
-                return String(format: "%.1e (%@; spread %.1e)", w.difference, w.key, w.spread)
+                let group = values.filter { filter($0.key) }
+                guard let w = group.max(by: { $0.difference < $1.difference }) else { return "-" }
+                let wellConditioned = group.filter { $0.spread < 1e-3 }.map(\.difference).max() ?? .nan
+                return String(format: "%.1e (%@, spread %.1e; %.1e where spread < 1e-3)", w.difference, w.key, w.spread,
+                              wellConditioned)
             }
-            return "parity \(name): eval logits \(worst { $0.hasSuffix("eval.logits") }), "
-                + "eval grads \(worst { $0.hasPrefix("eval.") && $0.hasSuffix(".grad") }), "
-                + "train logits/stats \(worst { $0.hasPrefix("train.") && !$0.hasSuffix(".grad") }), "
+            return "parity \(name): eval logits \(worst { $0.hasSuffix("eval.logits") || $0 == "eval.loss" }); "
+                + "eval grads \(worst { $0.hasPrefix("eval.") && $0.hasSuffix(".grad") }); "
+                + "train logits/stats \(worst { $0.hasPrefix("train.") && !$0.hasSuffix(".grad") }); "
                 + "train grads \(worst { $0.hasPrefix("train.") && $0.hasSuffix(".grad") }); "
-                + "\(illConditioned) ill-conditioned left out; "
+                + "\(values.count) values compared, \(illConditioned) ill-conditioned left out; "
                 + String(format: "script %.1f s, Tarsier %.1f s", seconds.0, seconds.1)
         }
     }
@@ -234,8 +252,7 @@ final class TorchParityTests: XCTestCase {
         let message = "\(python) cannot import torch and torchvision; install python3-torch and python3-torchvision "
             + "(apt-get install python3-torch python3-torchvision)"
         if ProcessInfo.processInfo.environment["TARSIER_REQUIRE_TORCH"] == "1" {
-            XCTFail(message + " (TARSIER_REQUIRE_TORCH=1)")
-            throw ParityError(description: message)
+            throw ParityError(description: message + " (TARSIER_REQUIRE_TORCH=1 makes this a failure)")
         }
         throw XCTSkip(message)
     }

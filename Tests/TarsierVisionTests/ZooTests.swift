@@ -95,7 +95,7 @@ final class ZooTests: XCTestCase {
     }
 
     /// Building a whole VGG (133-144 M parameters, each drawn twice as torchvision does) takes about
-    /// a minute per model in a debug build, so the default run checks the convolutional part of the
+    /// 10 seconds per model in a debug build, so the default run checks the convolutional part of the
     /// smallest and largest configurations against torchvision's `features.*` keys and the classifier
     /// keys by construction of the fixture; `TARSIER_SLOW_TESTS=1` checks all eight whole models.
     func testVGGFeatures() throws {
@@ -116,7 +116,7 @@ final class ZooTests: XCTestCase {
     /// input size.
     func testVGGWhole() throws {
         try XCTSkipUnless(ProcessInfo.processInfo.environment["TARSIER_SLOW_TESTS"] == "1",
-                          "set TARSIER_SLOW_TESTS=1 (about 8 minutes in debug)")
+                          "set TARSIER_SLOW_TESTS=1 (about 1.5 minutes in debug)")
         for name in ["vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn"] {
             let m = try make(name)
             assertMatchesTorchvision(name, m)
