@@ -347,6 +347,14 @@ def jpeg_cases(manifest):
     photo.save(os.path.join(folder, "subsampling444.jpg"), quality=90, subsampling=0)
     add("subsampling444.jpg", "RGB", "rgb")
 
+    # Restart markers (Pillow 10.2+), for the reduced decoder's bands: not in the manifest, the
+    # tests compare them with Tarsier's own whole-image decode.
+    big = Image.open(os.path.join(DARKNET, "dog.jpg")).convert("RGB").resize((203, 141))
+    big.save(os.path.join(folder, "restart_rows_420.jpg"), quality=85, subsampling=2, restart_marker_rows=1)
+    big.save(os.path.join(folder, "restart_rows3_422.jpg"), quality=85, subsampling=1, restart_marker_rows=3)
+    big.save(os.path.join(folder, "restart_blocks7_444.jpg"), quality=85, subsampling=0, restart_marker_blocks=7)
+    big.convert("L").save(os.path.join(folder, "restart_rows2_gray.jpg"), quality=85, restart_marker_rows=2)
+
     manifest["jpeg"] = entries
 
 

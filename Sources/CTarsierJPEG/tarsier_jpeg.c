@@ -5,11 +5,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <jpeglib.h>
+#include <jerror.h>
 
 struct tarsier_jpeg_decoder {
     struct jpeg_decompress_struct info;
     struct jpeg_error_mgr errors;
     struct jpeg_progress_mgr progress;
+    struct jpeg_source_mgr source;
+    const unsigned char *second;
+    size_t second_size;
+    int restart_offset;
     jmp_buf jump;
     int max_scans;
     int warnings;
@@ -42,6 +47,48 @@ static void check_scans(j_common_ptr common) {
     }
 }
 
+static void start_source(j_decompress_ptr info) { (void)info; }
+
+static void end_source(j_decompress_ptr info) { (void)info; }
+
+/// The second piece once the first is used up; after both, a fake end-of-image marker and a
+/// warning, as libjpeg's memory source does for a cut-off file.
+static boolean refill(j_decompress_ptr info) {
+    static const JOCTET end_of_image[2] = { 0xFF, JPEG_EOI };
+    tarsier_jpeg_decoder *decoder = (tarsier_jpeg_decoder *)info->client_data;
+    if (decoder->second != NULL && decoder->second_size > 0) {
+        info->src->next_input_byte = decoder->second;
+        info->src->bytes_in_buffer = decoder->second_size;
+        decoder->second = NULL;
+        return TRUE;
+    }
+    WARNMS(info, JWRN_JPEG_EOF);
+    info->src->next_input_byte = end_of_image;
+    info->src->bytes_in_buffer = 2;
+    return TRUE;
+}
+
+static void skip(j_decompress_ptr info, long count) {
+    if (count <= 0) return;
+    while ((size_t)count > info->src->bytes_in_buffer) {
+        count -= (long)info->src->bytes_in_buffer;
+        (void)refill(info);
+    }
+    info->src->next_input_byte += count;
+    info->src->bytes_in_buffer -= (size_t)count;
+}
+
+/// A restart marker numbered `restart_offset` past the expected one is the expected one (the
+/// band starts mid-file); anything else goes to libjpeg's own recovery.
+static boolean resync(j_decompress_ptr info, int desired) {
+    tarsier_jpeg_decoder *decoder = (tarsier_jpeg_decoder *)info->client_data;
+    if (info->unread_marker == (int)JPEG_RST0 + ((desired + decoder->restart_offset) & 7)) {
+        info->unread_marker = 0;
+        return TRUE;
+    }
+    return jpeg_resync_to_restart(info, desired);
+}
+
 tarsier_jpeg_decoder *tarsier_jpeg_create(void) {
     tarsier_jpeg_decoder *decoder = calloc(1, sizeof *decoder);
     if (decoder == NULL) return NULL;
@@ -67,10 +114,21 @@ void tarsier_jpeg_destroy(tarsier_jpeg_decoder *decoder) {
     free(decoder);
 }
 
-int tarsier_jpeg_read_header(tarsier_jpeg_decoder *decoder, const unsigned char *data, size_t size,
+int tarsier_jpeg_read_header(tarsier_jpeg_decoder *decoder, const unsigned char *first, size_t first_size,
+                             const unsigned char *second, size_t second_size, int restart_offset,
                              int *width, int *height, int *source) {
     if (setjmp(decoder->jump)) return -1;
-    jpeg_mem_src(&decoder->info, data, (unsigned long)size);
+    decoder->source.init_source = start_source;
+    decoder->source.fill_input_buffer = refill;
+    decoder->source.skip_input_data = skip;
+    decoder->source.resync_to_restart = resync;
+    decoder->source.term_source = end_source;
+    decoder->source.next_input_byte = first;
+    decoder->source.bytes_in_buffer = first_size;
+    decoder->second = second;
+    decoder->second_size = second_size;
+    decoder->restart_offset = restart_offset & 7;
+    decoder->info.src = &decoder->source;
     jpeg_read_header(&decoder->info, TRUE);
     *width = (int)decoder->info.image_width;
     *height = (int)decoder->info.image_height;

@@ -30,9 +30,9 @@ public struct ImageFileLoader: BatchProvider, Sendable {
     public var limits: DecodeLimits
     /// What happens to a file that cannot be loaded.
     public var badFiles: BadFilePolicy
-    /// Whether a JPEG may be decoded at 1/2, 1/4 or 1/8 of its size when the pipeline's first
-    /// transform shrinks it anyway (RandomResizedCrop, Resize): the random draws stay those of the
-    /// full-size path, the pixels differ slightly, decoding costs much less. See
+    /// Whether a JPEG may be decoded at reduced size (k/8), and only around the crop, when the
+    /// pipeline's first transform shrinks it anyway (RandomResizedCrop, Resize): the random draws
+    /// stay those of the full-size path, the pixels differ slightly, decoding costs less. See
     /// `TransformPipeline.transformImage(encoded:name:as:limits:reducedDecoding:using:)`.
     public var reducedDecoding: Bool
 

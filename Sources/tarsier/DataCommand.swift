@@ -57,7 +57,7 @@ struct DataBenchCommand: ParsableCommand {
     @Option(help: "Decoding threads.") var workers = 2
     @Option(help: "Timed passes over the files (after one warm-up pass); the median is reported.") var passes = 5
     @Flag(inversion: .prefixedNo,
-          help: "Decode JPEGs at 1/2, 1/4 or 1/8 size where the crop allows it (same random draws, slightly different pixels).")
+          help: "Decode JPEGs at reduced size (k/8) and only around the crop (same random draws, slightly different pixels).")
     var reducedDecoding = true
     @Flag(help: "Print JSON.") var json = false
 

@@ -42,13 +42,13 @@ final class ReducedDecodingTests: XCTestCase {
         }
     }
 
-    /// The smallest of 1/2, 1/4 and 1/8 that is at least the scale asked for; never enlarged.
-    func testDecodeReducedPicksTheSmallestFastFactor() throws {
+    /// The smallest k/8 that is at least the scale asked for; never enlarged.
+    func testDecodeReducedPicksTheSmallestFactor() throws {
         let dog = try darknet()[0].bytes
         let cases: [(Double, Double, [Int])] = [
-            (0.1, 0.125, [96, 72]), (0.125, 0.125, [96, 72]), (0.2, 0.25, [192, 144]),
-            (0.3, 0.5, [384, 288]), (0.5, 0.5, [384, 288]), (0.51, 1, [768, 576]), (1, 1, [768, 576]),
-            (3, 1, [768, 576]),
+            (0.1, 0.125, [96, 72]), (0.125, 0.125, [96, 72]), (0.2, 0.25, [192, 144]), (0.3, 0.375, [288, 216]),
+            (0.5, 0.5, [384, 288]), (0.51, 0.625, [480, 360]), (0.7, 0.75, [576, 432]), (0.8, 0.875, [672, 504]),
+            (0.9, 1, [768, 576]), (1, 1, [768, 576]), (3, 1, [768, 576]),
         ]
         for (asked, scale, size) in cases {
             let reduced = try dog.withUnsafeBufferPointer {
@@ -73,7 +73,8 @@ final class ReducedDecodingTests: XCTestCase {
     /// JPEGs of every kind the codec reads, with their names.
     private func jpegKinds() throws -> [(String, [UInt8])] {
         var files: [(String, [UInt8])] = [("dog", try darknet()[0].bytes)]
-        for name in ["subsampling444", "gray", "cmyk", "progressive"] + (1...8).map({ "orientation\($0)" }) {
+        let restarts = ["restart_rows_420", "restart_rows3_422", "restart_blocks7_444", "restart_rows2_gray"]
+        for name in ["subsampling444", "gray", "cmyk", "progressive"] + restarts + (1...8).map({ "orientation\($0)" }) {
             files.append((name, try CodecFixtures.bytes("jpeg/\(name).jpg")))
         }
         // 4:2:0, where libjpeg upsamples chroma in both directions.
@@ -141,6 +142,29 @@ final class ReducedDecodingTests: XCTestCase {
         }
     }
 
+    /// Files with restart markers every MCU row (or every few) decode from the interval above
+    /// the region on; intervals that do not start rows, or a region near the top, use the
+    /// whole file.
+    func testRestartBandsStartAboveTheRegion() throws {
+        let dog = try darknet()[0].bytes  // 768x576, 4:4:0 (8x16 MCUs), a restart every MCU row
+        let cases: [(String, [UInt8], Int, Int?)] = [
+            ("dog", dog, 0, nil), ("dog", dog, 20, nil), ("dog", dog, 40, 16), ("dog", dog, 100, 80), ("dog", dog, 500, 480),
+            ("420 rows", try CodecFixtures.bytes("jpeg/restart_rows_420.jpg"), 100, 80),
+            ("422 3 rows", try CodecFixtures.bytes("jpeg/restart_rows3_422.jpg"), 100, 72),
+            ("gray 2 rows", try CodecFixtures.bytes("jpeg/restart_rows2_gray.jpg"), 100, 80),
+            ("444 7 blocks", try CodecFixtures.bytes("jpeg/restart_blocks7_444.jpg"), 50, nil),
+            ("444 7 blocks", try CodecFixtures.bytes("jpeg/restart_blocks7_444.jpg"), 120, 112),
+            ("no restarts", try CodecFixtures.bytes("jpeg/subsampling444.jpg"), 40, nil),
+        ]
+        for (name, bytes, row, skipped) in cases {
+            let band = try bytes.withUnsafeBufferPointer { buffer in
+                JPEGCodec.restartBand(buffer, header: try JPEGHeader.parse(buffer, name: name), firstScaledRow: row,
+                                      factor: (1, 1))
+            }
+            XCTAssertEqual(band?.skippedRows, skipped, "\(name) from row \(row)")
+        }
+    }
+
     /// Cut-off and damaged files fail on the region path as they fail on `decode`.
     func testRegionDecodeFailsAsDecodeFails() throws {
         let dog = try darknet()[0].bytes
@@ -175,7 +199,7 @@ final class ReducedDecodingTests: XCTestCase {
     func testRegionDecodeSurvivesCorruption() throws {
         var random = SeededGenerator(seed: 4242)
         var outcomes: [String: Int] = [:]
-        for file in ["jpeg/orientation3.jpg", "jpeg/progressive.jpg", "jpeg/cmyk.jpg", "jpeg/subsampling444.jpg"] {
+        for file in ["jpeg/orientation3.jpg", "jpeg/progressive.jpg", "jpeg/cmyk.jpg", "jpeg/restart_rows_420.jpg"] {
             let original = try CodecFixtures.bytes(file)
             for trial in 0..<150 {
                 var bytes = original
@@ -282,17 +306,18 @@ final class ReducedDecodingTests: XCTestCase {
     }
 
     /// The reduced path's output against the full-size path's on the darknet photographs,
-    /// RandomResizedCrop(224) + flip + Normalize(ImageNet), 40 seeds per photograph. Measured:
-    /// mean absolute difference 0.0062 in normalised units over all 200 crops (crops decoded at
-    /// scale 1 are exact), 0.018 (about 1 level of 255) over the 68 decoded at 1/2 or less, and
-    /// 0.039 for the worst crop. For scale: another box gives 0.76, a wrong flip 0.31.
+    /// RandomResizedCrop(224) + flip + Normalize(ImageNet), 20 seeds per photograph. Measured:
+    /// mean absolute difference 0.019 in normalised units over all 100 crops (the 16 decoded at
+    /// scale 1 are exact), 0.023 (about 1.3 levels of 255) over the 84 decoded at 7/8 or less,
+    /// and 0.061 for the worst crop (40 seeds: 0.019, 0.023 and 0.072). For scale: another box
+    /// gives 0.76, a wrong flip 0.31.
     func testReducedPathIsCloseToFullPath() throws {
         var total = 0.0, count = 0, worst = 0.0, reducedCount = 0
         var reducedTotal = 0.0
         for (name, bytes) in try darknet() {
             let image = try ImageCodec.decode(bytes, name: name, as: .rgb)
             let info = try ImageCodec.info(bytes, name: name)
-            for seed in UInt64(0)..<40 {
+            for seed in UInt64(0)..<20 {
                 let plain = try trainPipeline.apply(image, seed: seed)
                 let fast = try bytes.withUnsafeBufferPointer {
                     try trainPipeline.apply(encoded: $0, name: name, as: .rgb, seed: seed)
@@ -300,11 +325,10 @@ final class ReducedDecodingTests: XCTestCase {
                 XCTAssertEqual(fast.shape, plain.shape)
                 var generator = SeededGenerator(seed: seed)
                 let sum = zip(fast.values, plain.values).reduce(0.0) { $0 + Double(abs($1.0 - $1.1)) }
-                if try RandomResizedCrop(224).plan(for: info.size, using: &generator).minimumScale <= 0.5 {
+                if try RandomResizedCrop(224).plan(for: info.size, using: &generator).minimumScale <= 0.875 {
                     reducedCount += 1
                     reducedTotal += sum
                 }
-
                 let mean = sum / Double(plain.values.count)
                 worst = max(worst, mean)
                 total += sum
@@ -314,11 +338,11 @@ final class ReducedDecodingTests: XCTestCase {
         let mean = total / Double(count)
         let reducedMean = reducedTotal / Double(reducedCount * 3 * 224 * 224)
         print("reduced vs full decoding: mean |difference| \(mean) (normalised), worst image \(worst), "
-              + "\(reducedCount) of 200 crops decoded at 1/2 or less, their mean \(reducedMean)")
-        XCTAssertGreaterThan(reducedCount, 40)
-        XCTAssertLessThan(mean, 0.012)
-        XCTAssertLessThan(reducedMean, 0.03)
-        XCTAssertLessThan(worst, 0.08)
+              + "\(reducedCount) of 100 crops decoded at 7/8 or less, their mean \(reducedMean)")
+        XCTAssertGreaterThan(reducedCount, 60)
+        XCTAssertLessThan(mean, 0.03)
+        XCTAssertLessThan(reducedMean, 0.035)
+        XCTAssertLessThan(worst, 0.1)
     }
 
     /// Resize (shorter side) then CenterCrop, the evaluation pipeline, also decodes reduced.

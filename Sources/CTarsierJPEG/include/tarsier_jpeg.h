@@ -43,9 +43,15 @@ tarsier_jpeg_decoder *tarsier_jpeg_create(void);
 /// Frees the decoder and anything it holds; safe after any failure.
 void tarsier_jpeg_destroy(tarsier_jpeg_decoder *decoder);
 
-/// Reads the header of `size` bytes at `data`, which must stay alive until the decoder is
-/// destroyed. Gives the stored size and one of TARSIER_JPEG_SOURCE_*. Returns 0 or -1.
-int tarsier_jpeg_read_header(tarsier_jpeg_decoder *decoder, const unsigned char *data, size_t size,
+/// Reads the header of a JPEG held in two pieces, `first` then `second` (which may be empty),
+/// both alive until the decoder is destroyed. Gives the stored size and one of
+/// TARSIER_JPEG_SOURCE_*. Returns 0 or -1.
+///
+/// The pieces let a caller decode a band of a file with restart markers without copying it: a
+/// copy of the headers with a smaller height, then the original entropy-coded data from a
+/// restart interval on. Its restart markers then count from `restart_offset` instead of 0.
+int tarsier_jpeg_read_header(tarsier_jpeg_decoder *decoder, const unsigned char *first, size_t first_size,
+                             const unsigned char *second, size_t second_size, int restart_offset,
                              int *width, int *height, int *source);
 
 /// Starts decoding at `scale_num`/`scale_denom` (the factors TurboJPEG offers) in `layout`

@@ -51,9 +51,13 @@ extension ImageCodec {
         switch ImageFileFormat.detect(bytes) {
         case .jpeg?:
             let header = try JPEGHeader.parse(bytes, name: name)
-            guard header.width > 0 && header.height > 0 else {
-                throw ImageError(kind: .corrupt, file: name,
-                                 detail: "JPEG: the frame header declares \(header.width)x\(header.height) pixels")
+            // The same errors as `decode` gives for these.
+            guard header.width > 0 else {
+                throw ImageError(kind: .corrupt, file: name, detail: "JPEG: the frame header declares width 0")
+            }
+            guard header.height > 0 else {
+                throw ImageError(kind: .unsupported, file: name, detail: "JPEG: the height is given by a DNL marker, "
+                                     + "which libjpeg-turbo does not support")
             }
             var orientation = 1
             if applyEXIFOrientation, let range = header.exif {
@@ -78,10 +82,10 @@ extension ImageCodec {
 
     /// Decodes at the smallest size the format can produce cheaply that is still at least
     /// `minimumScale` of the full size, and only around `region` if one is given. JPEGs are
-    /// scaled inside the inverse DCT by 1/2, 1/4 or 1/8 (the factors libjpeg-turbo has SIMD code
-    /// for; the others measured no faster than the next larger one), which costs much less than
-    /// decoding at full size and resizing; with a region, columns outside it are skipped in
-    /// whole blocks, rows above it are only entropy-decoded and rows below it are never read.
+    /// scaled inside the inverse DCT by the smallest of 7/8, 3/4, ... 1/8 that is large enough,
+    /// which costs less than decoding at full size and makes any resize after it cheaper; with a
+    /// region, columns outside it are skipped in whole blocks, rows above it are only
+    /// entropy-decoded and rows below it are never read.
     /// PNGs always decode whole at full size. Size limits apply to the full size, so the same
     /// files are refused as by `decode`.
     /// - Parameters:

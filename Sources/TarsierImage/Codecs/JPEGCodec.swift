@@ -10,7 +10,7 @@ enum JPEGCodec {
     enum Source { case gray, color, cmyk }
 
     /// TurboJPEG's DCT scaling factors that shrink or keep the size, largest first.
-    private static let reducingFactors: [(num: Int, denom: Int)] = {
+    static let reducingFactors: [(num: Int, denom: Int)] = {
         var count: Int32 = 0
         guard let list = tjGetScalingFactors(&count), count > 0 else { return [(1, 1)] }
         let all = (0..<Int(count)).map { (num: Int(list[$0].num), denom: Int(list[$0].denom)) }
@@ -34,13 +34,6 @@ enum JPEGCodec {
                 && w * h < scaled(width, best) * scaled(height, best) { best = factor }
         }
         return best
-    }
-
-    /// The factors `decodeReduced` picks from: those with SIMD inverse DCTs in libjpeg-turbo.
-    /// The others (7/8, 3/4, 5/8, 3/8) run plain C code and measured no faster, or slower, than
-    /// the next larger factor here.
-    static let fastReducingFactors: [(num: Int, denom: Int)] = reducingFactors.filter { factor in
-        [(1, 1), (1, 2), (1, 4), (1, 8)].contains { $0.0 * factor.denom == $0.1 * factor.num }
     }
 
     /// The header, checked for what libjpeg-turbo decodes and against the limits, and the EXIF
@@ -89,12 +82,12 @@ enum JPEGCodec {
         }.image
     }
 
-    /// Decodes at the smallest fast factor that is at least `minimumScale`.
+    /// Decodes at the smallest factor that is at least `minimumScale`.
     static func decodeReduced(_ bytes: UnsafeBufferPointer<UInt8>, name: String, as target: PixelFormat?,
                               limits: DecodeLimits, minimumScale: Double, applyOrientation: Bool) throws -> ReducedImage {
         try decode(bytes, name: name, as: target, limits: limits, applyOrientation: applyOrientation) { _, _, _ in
             // Largest first, so the last one that is large enough is the smallest.
-            fastReducingFactors.last { Double($0.num) / Double($0.denom) >= minimumScale } ?? (1, 1)
+            reducingFactors.last { Double($0.num) / Double($0.denom) >= minimumScale } ?? (1, 1)
         }
     }
 

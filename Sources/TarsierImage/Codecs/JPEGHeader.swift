@@ -15,6 +15,16 @@ struct JPEGHeader {
     var exif: Range<Int>?
     /// Where the first start-of-scan marker begins.
     var scanOffset: Int
+    /// Where the frame header's payload begins (its height is at +1, big-endian).
+    var frameOffset: Int
+    /// The largest horizontal and vertical sampling factors of the components.
+    var maxSampling: (horizontal: Int, vertical: Int)
+    /// MCUs per restart interval (DRI before the first scan), 0 without restarts.
+    var restartInterval: Int
+    /// Components in the first scan, and where its entropy-coded data begins (nil when the
+    /// file ends inside the scan header).
+    var scanComponents: Int
+    var entropyOffset: Int?
 
     /// Reads the segments from SOI up to the first SOS.
     static func parse(_ bytes: UnsafeBufferPointer<UInt8>, name: String) throws -> JPEGHeader {
@@ -27,6 +37,7 @@ struct JPEGHeader {
         guard bytes.count >= 2, bytes[0] == 0xFF, bytes[1] == 0xD8 else { throw corrupt("no start-of-image marker") }
 
         var frame: (width: Int, height: Int, precision: Int, components: Int, marker: UInt8)?
+        var frameOffset = 0, maxSampling = (horizontal: 1, vertical: 1), restartInterval = 0
         var exif: Range<Int>?
         var position = 2
         while true {
@@ -58,9 +69,12 @@ struct JPEGHeader {
             let end = position + length
             if marker == 0xDA {
                 guard let frame else { throw corrupt("a scan starts before the frame header (SOF)") }
+                let whole = end <= bytes.count && length >= 3
                 return JPEGHeader(width: frame.width, height: frame.height, precision: frame.precision,
                                   components: frame.components, frameMarker: frame.marker, exif: exif,
-                                  scanOffset: markerStart)
+                                  scanOffset: markerStart, frameOffset: frameOffset, maxSampling: maxSampling,
+                                  restartInterval: restartInterval, scanComponents: whole ? Int(bytes[payload]) : 0,
+                                  entropyOffset: whole ? end : nil)
             }
             guard end <= bytes.count else { throw truncated() }
 
@@ -71,6 +85,17 @@ struct JPEGHeader {
                 let height = Int(bytes[payload + 1]) << 8 | Int(bytes[payload + 2])
                 let width = Int(bytes[payload + 3]) << 8 | Int(bytes[payload + 4])
                 frame = (width, height, Int(bytes[payload]), Int(bytes[payload + 5]), marker)
+                frameOffset = payload
+                let count = Int(bytes[payload + 5])
+                if length >= 8 + 3 * count {
+                    for c in 0..<count {
+                        let factors = bytes[payload + 7 + 3 * c]
+                        maxSampling = (max(maxSampling.horizontal, Int(factors >> 4)),
+                                       max(maxSampling.vertical, Int(factors & 15)))
+                    }
+                }
+            case 0xDD where length == 4:
+                restartInterval = Int(bytes[payload]) << 8 | Int(bytes[payload + 1])
             case 0xE1 where exif == nil && length >= 7:
                 let tag: [UInt8] = [0x45, 0x78, 0x69, 0x66, 0x00]  // "Exif\0"
                 if tag.indices.allSatisfy({ bytes[payload + $0] == tag[$0] }) { exif = payload..<end }

@@ -73,9 +73,18 @@ public struct Normalize: PlanarTransform {
         let values: [Float] = makeArray(count: c * plane) { out in
             samples.withUnsafeBufferPointer { src in
                 tables.withUnsafeBufferPointer { table in
+                    guard let o = out.baseAddress, let s = src.baseAddress, let t = table.baseAddress else { return }
+                    if c == 3 {
+                        // One pass over the interleaved samples for the usual RGB case.
+                        for p in 0..<plane {
+                            o[p] = t[Int(s[3 * p])]
+                            o[plane + p] = t[256 + Int(s[3 * p + 1])]
+                            o[2 * plane + p] = t[512 + Int(s[3 * p + 2])]
+                        }
+                        return
+                    }
                     for ch in 0..<c {
-                        let t = ch * 256, o = ch * plane
-                        for p in 0..<plane { out[o + p] = table[t + Int(src[p * c + ch])] }
+                        for p in 0..<plane { o[ch * plane + p] = t[ch * 256 + Int(s[p * c + ch])] }
                     }
                 }
             }

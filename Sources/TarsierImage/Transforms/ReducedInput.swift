@@ -42,9 +42,9 @@ public struct ReducedInputPlan: Sendable {
     }
 }
 
-/// A transform that can run on an image decoded at reduced size (JPEG's DCT scaling gives 1/2,
-/// 1/4 or 1/8 of the size for much less than a full decode), because it shrinks the image
-/// anyway: a crop resized to a fixed size, a resize.
+/// A transform that can run on an image decoded at reduced size (JPEG's DCT scaling gives 7/8,
+/// 3/4, ... 1/8 of the size for less than a full decode), and on only the part of the picture
+/// it reads, because it shrinks anyway: a crop resized to a fixed size, a resize.
 ///
 /// `TransformPipeline.apply(encoded:name:as:limits:reducedDecoding:using:)` asks the pipeline's
 /// first transform for a plan from the header's size, decodes at the plan's scale and finishes.

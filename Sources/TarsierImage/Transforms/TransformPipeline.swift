@@ -27,11 +27,12 @@ public struct TransformPipeline: Sendable {
     /// Decodes a JPEG or PNG and runs the image transforms: `ImageCodec.decode` then
     /// `transformImage(_:using:)`, except that with `reducedDecoding`, when the first transform is
     /// a `ReducedInputTransform` (RandomResizedCrop, Resize), it draws its numbers from the
-    /// header's size and the file is decoded at the smallest scale that transform allows (a JPEG
-    /// at 1/2, 1/4 or 1/8 of its size, for much less work). The random draws, and so every
-    /// later transform's, are those of the full-size path; the pixels differ slightly, as the
-    /// decoder's DCT scaling does part of the antialiased shrinking (see `TransformPipelineTests`
-    /// for the measured difference).
+    /// header's size and the file is decoded at the smallest scale that transform allows and only
+    /// around the part it reads (a JPEG at k/8 of its size, around a crop's box). The random
+    /// draws, and so every later transform's, are those of the full-size path; the pixels differ
+    /// slightly where the scale is below 1, as the decoder's DCT scaling does part of the
+    /// antialiased shrinking (`ReducedDecodingTests` measures the difference), and are exactly
+    /// the full-size path's at scale 1.
     /// - Parameters:
     ///   - bytes: The file's contents.
     ///   - name: The name errors report.
@@ -41,10 +42,11 @@ public struct TransformPipeline: Sendable {
     public func transformImage(encoded bytes: UnsafeBufferPointer<UInt8>, name: String, as format: PixelFormat?,
                                limits: DecodeLimits = .standard, reducedDecoding: Bool = true,
                                using generator: inout SeededGenerator) throws -> Image {
-        guard reducedDecoding, let first = imageTransforms.first as? any ReducedInputTransform else {
+        // A header that cannot be read takes the plain path, whose decode reports the problem.
+        guard reducedDecoding, let first = imageTransforms.first as? any ReducedInputTransform,
+              let info = try? ImageCodec.info(bytes, name: name) else {
             return try transformImage(ImageCodec.decode(bytes, name: name, as: format, limits: limits), using: &generator)
         }
-        let info = try ImageCodec.info(bytes, name: name)
         let start = generator
         let plan = try first.plan(for: info.size, using: &generator)
         let reduced = try ImageCodec.decodeReduced(bytes, name: name, as: format, limits: limits,
