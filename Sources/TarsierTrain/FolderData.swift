@@ -306,3 +306,34 @@ public enum FolderData {
         return (mean.map(Float.init), std.map(Float.init))
     }
 }
+
+extension FolderData {
+    /// The files to evaluate at `path`: a CSV/TSV list, or a folder's `val/`, `valid/`, `validation/`
+    /// or `test/` subfolder when it has one, else the ImageFolder itself.
+    public static func evaluationFiles(_ path: String) throws -> ImageFileDataset {
+        let lower = path.lowercased()
+        if lower.hasSuffix(".csv") || lower.hasSuffix(".tsv") || lower.hasSuffix(".txt") {
+            return try LabelledFileList.load(path: path)
+        }
+        var isDirectory: ObjCBool = false
+        for name in ["val", "valid", "validation", "test"] {
+            let candidate = (path as NSString).appendingPathComponent(name)
+            if FileManager.default.fileExists(atPath: candidate, isDirectory: &isDirectory), isDirectory.boolValue {
+                return try ImageFolder.load(root: candidate)
+            }
+        }
+        return try ImageFolder.load(root: path)
+    }
+
+    /// A loader that prepares `dataset` as evaluation does for a model trained on `inputShape`
+    /// (`[C, size, size]`) with `mean`/`std`: resize, centre crop, normalise, in file order.
+    public static func evaluationLoader(_ dataset: ImageFileDataset, inputShape: [Int], mean: [Float], std: [Float],
+                                        workers: Int = 2, badFiles: BadFilePolicy = .skipUpToOnePercent) throws
+        -> ImageFileLoader {
+        let normalize = try Normalize(mean: mean.map(Double.init), std: std.map(Double.init))
+        return ImageFileLoader(dataset: dataset,
+                               transforms: TransformPipeline(try evaluationTransforms(size: inputShape[1]), planar: [normalize]),
+                               batchSize: 64, shuffle: false, workers: workers,
+                               pixelFormat: inputShape[0] == 1 ? .gray : .rgb, badFiles: badFiles)
+    }
+}

@@ -89,13 +89,8 @@ struct FeaturesCommand: ParsableCommand {
             let lower = data.lowercased()
             let dataset = lower.hasSuffix(".csv") || lower.hasSuffix(".tsv") ? try LabelledFileList.load(path: data)
                 : try ImageFolder.load(root: data)
-            let size = ckpt.inputShape[1]
-            let normalize = try Normalize(mean: ckpt.mean.map(Double.init), std: ckpt.std.map(Double.init))
-            let loader = ImageFileLoader(dataset: dataset,
-                                         transforms: TransformPipeline(try FolderData.evaluationTransforms(size: size),
-                                                                       planar: [normalize]),
-                                         batchSize: 64, shuffle: false, workers: workers,
-                                         pixelFormat: ckpt.inputShape[0] == 1 ? .gray : .rgb, badFiles: .fail)
+            let loader = try FolderData.evaluationLoader(dataset, inputShape: ckpt.inputShape, mean: ckpt.mean,
+                                                         std: ckpt.std, workers: workers, badFiles: .fail)
             let width = try ckpt.model.exposeFeatures()
             ckpt.model.eval()
             var features: [Float] = [], labels: [Int64] = [], paths: [String] = []

@@ -101,18 +101,36 @@ struct TrainCommand: ParsableCommand {
 
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "eval", abstract: "Re-evaluate a saved checkpoint on the Fashion-MNIST test set.")
+        commandName: "eval",
+        abstract: "Re-evaluate a saved checkpoint on the Fashion-MNIST test set or on a folder of images.",
+        discussion: "With an image folder, its val/, valid/, validation/ or test/ subfolder is used when present; the "
+            + "images are resized and centre-cropped to the checkpoint's input size and normalised as in training.")
 
-    @Option(help: "A model.safetensors written by `tarsier train`.") var checkpoint: String
-    @Option(help: "Fashion-MNIST directory.") var data = FashionMNIST.defaultDirectory
+    @Option(help: "A model.safetensors written by `tarsier train` or `tarsier finetune`.") var checkpoint: String
+    @Option(help: "Fashion-MNIST's IDX folder (the default), an image folder, or a CSV/TSV list.")
+    var data = FashionMNIST.defaultDirectory
+    @Option(help: "Decoding threads (image folders).") var workers = 2
     @Option(help: "CPU threads.") var threads = 2
 
     func run() throws {
         runReportingErrors {
             configureThreads(threads)
             let ckpt = try Checkpoint.load(from: checkpoint)
-            let testSet = try FashionMNIST.load(directory: data, split: .test)
-            let evaluation = try Evaluator.evaluate(ckpt.model, on: testSet, mean: ckpt.mean, std: ckpt.std)
+            let evaluation: EvaluationResult
+            if FashionMNIST.isIDXDirectory(data) {
+                let testSet = try FashionMNIST.load(directory: data, split: .test)
+                evaluation = try Evaluator.evaluate(ckpt.model, on: testSet, mean: ckpt.mean, std: ckpt.std)
+            } else {
+                let files = try FolderData.evaluationFiles(data)
+                guard files.classNames == ckpt.classNames else {
+                    throw ValidationError("the classes of \(files.source) \(files.classNames) differ from the checkpoint's "
+                                          + "\(ckpt.classNames)")
+                }
+                let loader = try FolderData.evaluationLoader(files, inputShape: ckpt.inputShape, mean: ckpt.mean,
+                                                             std: ckpt.std, workers: workers)
+                evaluation = try Evaluator.evaluate(ckpt.model, on: loader)
+                for file in evaluation.skippedFiles { print("skipped \(file.path): \(file.reason)") }
+            }
             print("\(ckpt.modelName) from \(checkpoint) (epoch \(ckpt.epoch))")
             print(ReportText.render(evaluation))
         }
