@@ -79,3 +79,12 @@ private final class InMemoryBatchStream: BatchStream {
 
     var skippedFiles: [SkippedFile] { [] }
 }
+
+extension BatchStream {
+    /// Every batch not yet taken, in order (for small datasets, tools and tests).
+    public func remainingBatches() throws -> [Batch] {
+        var batches: [Batch] = []
+        while let batch = try next() { batches.append(batch) }
+        return batches
+    }
+}

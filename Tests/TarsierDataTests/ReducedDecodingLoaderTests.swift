@@ -41,10 +41,7 @@ final class ReducedDecodingLoaderTests: XCTestCase {
     }
 
     private func allBatches(_ loader: ImageFileLoader, epoch: Int) throws -> [Batch] {
-        let stream = loader.batches(epoch: epoch)
-        var batches: [Batch] = []
-        while let batch = try stream.next() { batches.append(batch) }
-        return batches
+        try loader.batches(epoch: epoch).remainingBatches()
     }
 
     func testReducedDecodingIsDeterministicAndCloseToFullDecoding() throws {
