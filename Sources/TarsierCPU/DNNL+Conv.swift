@@ -4,8 +4,9 @@ import Synchronization
 // Convolutions let oneDNN choose its layouts (`format_tag_any`, typically nChw16c activations
 // and blocked weights) and reorder from and to the caller's plain NCHW/OIHW at the edges: on
 // this machine that is up to 4x faster than running on plain layouts (backward weights most).
-// The algorithm is direct; Winograd (`dnnl_convolution_auto`) is a possible later option for
-// 3x3 kernels, at some cost in accuracy.
+// Float32 3x3 stride-1 convolutions may use Winograd F(4x4, 3x3) (`DNNL.winogradConvolutions`):
+// on this CPU it runs 1.4-2x faster than the direct kernels in all three passes, including
+// the reorders between channels-last and the blocked layout it needs.
 
 extension DNNL {
     /// The convolution passes that compute in bfloat16: operands rounded to bf16, products
@@ -14,6 +15,16 @@ extension DNNL {
     public static var bfloat16Convolutions: ConvolutionPasses {
         get { ConvolutionPasses(rawValue: ConvPlans.bfloat16.load(ordering: .relaxed)) }
         set { ConvPlans.bfloat16.store(newValue.rawValue, ordering: .relaxed) }
+    }
+
+    /// Whether Float32 convolutions with 3x3 kernels, stride 1, no dilation and no groups use
+    /// oneDNN's Winograd F(4x4, 3x3) kernels where it has them (blocked layouts, AVX-512),
+    /// falling back to the direct algorithm elsewhere. Winograd trades a few ulps of accuracy
+    /// (measured in `WinogradTests`) for about half the arithmetic. Passes that run in bf16
+    /// always use the direct algorithm.
+    public static var winogradConvolutions: Bool {
+        get { ConvPlans.winograd.load(ordering: .relaxed) }
+        set { ConvPlans.winograd.store(newValue, ordering: .relaxed) }
     }
 
     /// True when the CPU computes bf16 natively (AVX512-BF16 or AMX), so bf16 convolutions pay off.
@@ -33,8 +44,10 @@ extension DNNL {
                                      weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                                      destination: UnsafeMutablePointer<Float>) {
         let half = bfloat16Convolutions.contains(.forward)
-        let plan = DNNLContext.shared.plan(.convForward(g, bias: bias != nil, bfloat16: half)) {
-            ConvPlans.forward(g, bias: bias != nil, bfloat16: half)
+        let algorithm = ConvPlans.algorithm(g, bfloat16: half)
+        let plan = DNNLContext.shared.plan(.convForward(g, bias: bias != nil, bfloat16: half,
+                                                        algorithm)) {
+            ConvPlans.forward(g, bias: bias != nil, bfloat16: half, algorithm: algorithm)
         }
         var bindings = [(DNNL_ARG_SRC, raw(source)), (DNNL_ARG_WEIGHTS, raw(weight)),
                         (DNNL_ARG_DST, raw(destination))]
@@ -53,8 +66,9 @@ extension DNNL {
                                           weight: UnsafePointer<Float>,
                                           sourceGradient: UnsafeMutablePointer<Float>) {
         let half = bfloat16Convolutions.contains(.backwardData)
-        let plan = DNNLContext.shared.plan(.convBackwardData(g, bfloat16: half)) {
-            ConvPlans.backwardData(g, bfloat16: half)
+        let algorithm = ConvPlans.algorithm(g, bfloat16: half)
+        let plan = DNNLContext.shared.plan(.convBackwardData(g, bfloat16: half, algorithm)) {
+            ConvPlans.backwardData(g, bfloat16: half, algorithm: algorithm)
         }
         plan.execute([(DNNL_ARG_DIFF_DST, raw(destinationGradient)),
                       (DNNL_ARG_WEIGHTS, raw(weight)),
@@ -75,13 +89,40 @@ extension DNNL {
                                              biasGradient: UnsafeMutablePointer<Float>?) {
         let hasBias = biasGradient != nil
         let half = bfloat16Convolutions.contains(.backwardWeights)
-        let plan = DNNLContext.shared.plan(.convBackwardWeights(g, bias: hasBias, bfloat16: half)) {
-            ConvPlans.backwardWeights(g, bias: hasBias, bfloat16: half)
+        let algorithm = ConvPlans.algorithm(g, bfloat16: half)
+        let plan = DNNLContext.shared.plan(.convBackwardWeights(g, bias: hasBias, bfloat16: half,
+                                                                algorithm)) {
+            ConvPlans.backwardWeights(g, bias: hasBias, bfloat16: half, algorithm: algorithm)
         }
         var bindings = [(DNNL_ARG_SRC, raw(source)), (DNNL_ARG_DIFF_DST, raw(destinationGradient)),
                         (DNNL_ARG_DIFF_WEIGHTS, raw(weightGradient))]
         if let biasGradient { bindings.append((DNNL_ARG_DIFF_BIAS, raw(biasGradient))) }
         plan.execute(bindings)
+    }
+}
+
+extension DNNL {
+    /// The names of the plans the three passes of `g` run (algorithm and oneDNN implementation),
+    /// building them if needed; for tests and diagnostics.
+    static func convolutionPlanNames(_ g: ConvGeometry) -> [String] {
+        let passes = bfloat16Convolutions
+        let context = DNNLContext.shared
+        let forwardHalf = passes.contains(.forward), dataHalf = passes.contains(.backwardData)
+        let weightsHalf = passes.contains(.backwardWeights)
+        let forward = ConvPlans.algorithm(g, bfloat16: forwardHalf)
+        let data = ConvPlans.algorithm(g, bfloat16: dataHalf)
+        let weights = ConvPlans.algorithm(g, bfloat16: weightsHalf)
+        return [
+            context.plan(.convForward(g, bias: false, bfloat16: forwardHalf, forward)) {
+                ConvPlans.forward(g, bias: false, bfloat16: forwardHalf, algorithm: forward)
+            }.name,
+            context.plan(.convBackwardData(g, bfloat16: dataHalf, data)) {
+                ConvPlans.backwardData(g, bfloat16: dataHalf, algorithm: data)
+            }.name,
+            context.plan(.convBackwardWeights(g, bias: false, bfloat16: weightsHalf, weights)) {
+                ConvPlans.backwardWeights(g, bias: false, bfloat16: weightsHalf, algorithm: weights)
+            }.name,
+        ]
     }
 }
 
@@ -101,6 +142,26 @@ enum ConvPlans {
     static let preferBlockedLayouts = true
     /// Backing store of `DNNL.bfloat16Convolutions`.
     static let bfloat16 = Atomic<Int>(0)
+    /// Backing store of `DNNL.winogradConvolutions`.
+    static let winograd = Atomic<Bool>(true)
+
+    /// Fewest 4x4 output tiles (over the batch) for which Winograd is chosen: below it the
+    /// per-call weight transform costs more than the arithmetic saved (measured on ResNet-18:
+    /// batch-1 inference at 224 px slowed down with Winograd on its 7x7 to 28x28 layers).
+    static let winogradMinimumTiles = 64
+
+    /// The algorithm a pass asks oneDNN for: Winograd only where it is enabled and the geometry
+    /// is one its kernels cover and that is large enough to gain; oneDNN may still decline it
+    /// (see `makeDesc`). Outputs under 4x4 would mostly compute tile padding, and fewer than 16
+    /// channels would be padded to 16 (a 3x3 stem on a gray image would do 16x the work).
+    static func algorithm(_ g: ConvGeometry, bfloat16: Bool) -> ConvAlgorithm {
+        let tiles = g.batch * ((g.outHeight + 3) / 4) * ((g.outWidth + 3) / 4)
+        let eligible = g.kernelHeight == 3 && g.kernelWidth == 3 && g.strideHeight == 1
+            && g.strideWidth == 1 && g.dilationHeight == 1 && g.dilationWidth == 1
+            && g.groups == 1 && g.inChannels >= 16 && g.outChannels >= 16
+            && g.outHeight >= 4 && g.outWidth >= 4 && tiles >= winogradMinimumTiles
+        return eligible && !bfloat16 && winograd.load(ordering: .relaxed) ? .winograd : .direct
+    }
 
     /// The operands of a convolution, to choose which run in bf16.
     enum Operand: Hashable { case source, weight, destination }
@@ -111,12 +172,17 @@ enum ConvPlans {
         var strides, dilations, padding: [Int64]
 
         /// `lowPrecision` makes the operands named in it bf16 (the op descriptor's view only).
-        init(_ g: ConvGeometry, any: Bool, lowPrecision: Set<Operand> = []) {
+        /// `blockedActivations` lets oneDNN choose the activations' layout even for
+        /// channels-last callers (Winograd has no NHWC kernels).
+        init(_ g: ConvGeometry, any: Bool, blockedActivations: Bool = false,
+             lowPrecision: Set<Operand> = []) {
             g.validate()
             let context = DNNLContext.shared
-            // Channels-last activations are used as they are (oneDNN runs NHWC natively); NCHW
-            // ones are reordered to the blocked layout oneDNN prefers.
-            let activation = g.channelsLast ? dnnl_nhwc : (any ? dnnl_format_tag_any : dnnl_nchw)
+            // Channels-last activations are used as they are (oneDNN's direct kernels run NHWC
+            // natively); NCHW ones are reordered to the blocked layout oneDNN prefers.
+            let plainActivation = g.channelsLast ? dnnl_nhwc : dnnl_nchw
+            let activation = any && (blockedActivations || !g.channelsLast)
+                ? dnnl_format_tag_any : plainActivation
             func type(_ operand: Operand) -> dnnl_data_type_t {
                 lowPrecision.contains(operand) ? dnnl_bf16 : dnnl_f32
             }
@@ -140,24 +206,50 @@ enum ConvPlans {
         }
     }
 
-    /// A forward-training primitive descriptor; also the hint the backward passes need.
-    static func forwardDesc(_ g: ConvGeometry, bias: Bool, bfloat16: Bool,
-                            lowPrecision: Set<Operand> = [.source, .weight]) -> dnnl_primitive_desc_t {
-        var d = Descs(g, any: preferBlockedLayouts, lowPrecision: bfloat16 ? lowPrecision : [])
-        var op = dnnl_convolution_desc_t()
-        withUnsafePointer(to: d.bias) { biasDesc in
-            dnnlCheck(dnnl_dilated_convolution_forward_desc_init(
-                &op, dnnl_forward_training, dnnl_convolution_direct, &d.source, &d.weight,
-                bias ? biasDesc : nil, &d.destination, d.strides, d.dilations, d.padding,
-                d.padding), "convolution_forward_desc_init \(g)")
+    /// Builds a primitive descriptor with `algorithm`, or with the direct algorithm when oneDNN
+    /// has no Winograd kernel for these shapes (it then reports `unimplemented`). `make` fills
+    /// the op descriptor from the operands' descriptors and the oneDNN algorithm.
+    static func makeDesc(_ g: ConvGeometry, _ algorithm: ConvAlgorithm, lowPrecision: Set<Operand>,
+                         hint: (ConvAlgorithm) -> dnnl_primitive_desc_t?, _ name: String,
+                         _ make: (inout Descs, dnnl_alg_kind_t, inout dnnl_convolution_desc_t) -> Void)
+        -> (pd: dnnl_primitive_desc_t, algorithm: ConvAlgorithm) {
+        let context = DNNLContext.shared
+        if algorithm == .winograd {
+            var d = Descs(g, any: true, blockedActivations: true, lowPrecision: lowPrecision)
+            var op = dnnl_convolution_desc_t()
+            make(&d, dnnl_convolution_winograd, &op)
+            let hintDesc = hint(.winograd)
+            defer { if let hintDesc { dnnl_primitive_desc_destroy(hintDesc) } }
+            if let pd = context.tryPrimitiveDesc(&op, hint: hintDesc) { return (pd, .winograd) }
         }
-        return DNNLContext.shared.primitiveDesc(&op, "convolution forward \(g)")
+        var d = Descs(g, any: preferBlockedLayouts, lowPrecision: lowPrecision)
+        var op = dnnl_convolution_desc_t()
+        make(&d, dnnl_convolution_direct, &op)
+        let hintDesc = hint(.direct)
+        defer { if let hintDesc { dnnl_primitive_desc_destroy(hintDesc) } }
+        return (context.primitiveDesc(&op, hint: hintDesc, "\(name) \(g)"), .direct)
     }
 
-    static func forward(_ g: ConvGeometry, bias: Bool, bfloat16: Bool) -> Plan {
+    /// A forward-training primitive descriptor; also the hint the backward passes need.
+    static func forwardDesc(_ g: ConvGeometry, bias: Bool, bfloat16: Bool, algorithm: ConvAlgorithm,
+                            lowPrecision: Set<Operand> = [.source, .weight])
+        -> (pd: dnnl_primitive_desc_t, algorithm: ConvAlgorithm) {
+        makeDesc(g, algorithm, lowPrecision: bfloat16 ? lowPrecision : [], hint: { _ in nil },
+                 "convolution forward") { d, kind, op in
+            withUnsafePointer(to: d.bias) { biasDesc in
+                dnnlCheck(dnnl_dilated_convolution_forward_desc_init(
+                    &op, dnnl_forward_training, kind, &d.source, &d.weight,
+                    bias ? biasDesc : nil, &d.destination, d.strides, d.dilations, d.padding,
+                    d.padding), "convolution_forward_desc_init \(g)")
+            }
+        }
+    }
+
+    static func forward(_ g: ConvGeometry, bias: Bool, bfloat16: Bool,
+                        algorithm: ConvAlgorithm) -> Plan {
         let context = DNNLContext.shared
         let plain = Descs(g, any: false)
-        let pd = forwardDesc(g, bias: bias, bfloat16: bfloat16)
+        let (pd, chosen) = forwardDesc(g, bias: bias, bfloat16: bfloat16, algorithm: algorithm)
         defer { dnnl_primitive_desc_destroy(pd) }
         var edges: [(arg: Int32, edge: Edge)] = [
             (DNNL_ARG_SRC, Edge(.input, plain: plain.source,
@@ -171,21 +263,23 @@ enum ConvPlans {
                                 "conv fwd dst")),
         ]
         if bias { edges.append((DNNL_ARG_BIAS, Edge(.input, plain: plain.bias, "conv fwd bias"))) }
-        return Plan("convolution forward [\(context.implementation(pd))]", pd: pd, edges: edges)
+        return Plan("convolution forward \(chosen) [\(context.implementation(pd))]", pd: pd,
+                    edges: edges)
     }
 
-    static func backwardData(_ g: ConvGeometry, bfloat16: Bool) -> Plan {
+    static func backwardData(_ g: ConvGeometry, bfloat16: Bool, algorithm: ConvAlgorithm) -> Plan {
         let context = DNNLContext.shared
         let plain = Descs(g, any: false)
         // diff_src stays f32; diff_dst and weights are bf16 (the hint must match those types).
-        var d = Descs(g, any: preferBlockedLayouts, lowPrecision: bfloat16 ? [.destination, .weight] : [])
-        let hint = forwardDesc(g, bias: false, bfloat16: bfloat16, lowPrecision: [.source, .weight, .destination])
-        defer { dnnl_primitive_desc_destroy(hint) }
-        var op = dnnl_convolution_desc_t()
-        dnnlCheck(dnnl_dilated_convolution_backward_data_desc_init(
-            &op, dnnl_convolution_direct, &d.source, &d.weight, &d.destination, d.strides,
-            d.dilations, d.padding, d.padding), "convolution_backward_data_desc_init \(g)")
-        let pd = context.primitiveDesc(&op, hint: hint, "convolution backward data \(g)")
+        let (pd, chosen) = makeDesc(
+            g, algorithm, lowPrecision: bfloat16 ? [.destination, .weight] : [],
+            hint: { forwardDesc(g, bias: false, bfloat16: bfloat16, algorithm: $0,
+                                lowPrecision: [.source, .weight, .destination]).pd },
+            "convolution backward data") { d, kind, op in
+            dnnlCheck(dnnl_dilated_convolution_backward_data_desc_init(
+                &op, kind, &d.source, &d.weight, &d.destination, d.strides,
+                d.dilations, d.padding, d.padding), "convolution_backward_data_desc_init \(g)")
+        }
         defer { dnnl_primitive_desc_destroy(pd) }
         let edges: [(arg: Int32, edge: Edge)] = [
             (DNNL_ARG_DIFF_DST, Edge(.input, plain: plain.destination,
@@ -198,25 +292,27 @@ enum ConvPlans {
                                      chosen: context.query(pd, dnnl_query_diff_src_md, "conv bwd data"),
                                      "conv bwd data diff_src")),
         ]
-        return Plan("convolution backward data [\(context.implementation(pd))]", pd: pd,
+        return Plan("convolution backward data \(chosen) [\(context.implementation(pd))]", pd: pd,
                     edges: edges)
     }
 
-    static func backwardWeights(_ g: ConvGeometry, bias: Bool, bfloat16: Bool) -> Plan {
+    static func backwardWeights(_ g: ConvGeometry, bias: Bool, bfloat16: Bool,
+                                algorithm: ConvAlgorithm) -> Plan {
         let context = DNNLContext.shared
         let plain = Descs(g, any: false)
         // diff_weights stay f32; source and diff_dst are bf16.
-        var d = Descs(g, any: preferBlockedLayouts, lowPrecision: bfloat16 ? [.source, .destination] : [])
-        let hint = forwardDesc(g, bias: bias, bfloat16: bfloat16, lowPrecision: [.source, .weight, .destination])
-        defer { dnnl_primitive_desc_destroy(hint) }
-        var op = dnnl_convolution_desc_t()
-        withUnsafePointer(to: d.bias) { biasDesc in
-            dnnlCheck(dnnl_dilated_convolution_backward_weights_desc_init(
-                &op, dnnl_convolution_direct, &d.source, &d.weight, bias ? biasDesc : nil,
-                &d.destination, d.strides, d.dilations, d.padding, d.padding),
-                "convolution_backward_weights_desc_init \(g)")
+        let (pd, chosen) = makeDesc(
+            g, algorithm, lowPrecision: bfloat16 ? [.source, .destination] : [],
+            hint: { forwardDesc(g, bias: bias, bfloat16: bfloat16, algorithm: $0,
+                                lowPrecision: [.source, .weight, .destination]).pd },
+            "convolution backward weights") { d, kind, op in
+            withUnsafePointer(to: d.bias) { biasDesc in
+                dnnlCheck(dnnl_dilated_convolution_backward_weights_desc_init(
+                    &op, kind, &d.source, &d.weight, bias ? biasDesc : nil,
+                    &d.destination, d.strides, d.dilations, d.padding, d.padding),
+                    "convolution_backward_weights_desc_init \(g)")
+            }
         }
-        let pd = context.primitiveDesc(&op, hint: hint, "convolution backward weights \(g)")
         defer { dnnl_primitive_desc_destroy(pd) }
         var edges: [(arg: Int32, edge: Edge)] = [
             (DNNL_ARG_SRC, Edge(.input, plain: plain.source,
@@ -235,7 +331,10 @@ enum ConvPlans {
             edges.append((DNNL_ARG_DIFF_BIAS,
                            Edge(.output, plain: plain.bias, "conv bwd weights diff_bias")))
         }
-        return Plan("convolution backward weights [\(context.implementation(pd))]", pd: pd,
-                    edges: edges)
+        return Plan("convolution backward weights \(chosen) [\(context.implementation(pd))]",
+                    pd: pd, edges: edges)
     }
 }
+
+/// The convolution algorithm a plan was built for.
+enum ConvAlgorithm: Hashable, Sendable { case direct, winograd }

@@ -1,5 +1,5 @@
 import XCTest
-import TarsierCPU
+@testable import TarsierCPU
 
 final class ConvTests: XCTestCase {
     /// Runs forward, backward-data and backward-weights against the naive reference, twice
@@ -93,6 +93,76 @@ final class ConvTests: XCTestCase {
         check(shape(n: 3, c: 32, h: 8, w: 8, o: 48, k: (3, 3), p: (1, 1)), bias: true, seed: 9)
         check(shape(n: 1, c: 32, h: 9, w: 9, o: 32, k: (3, 3), s: (2, 2), p: (1, 1), groups: 32),
               bias: true, seed: 10)
+    }
+
+    private func geometry(_ s: ReferenceConv.Shape) -> ConvGeometry {
+        ConvGeometry(batch: s.n, inChannels: s.c, inHeight: s.h, inWidth: s.w, outChannels: s.o,
+                     kernelHeight: s.kh, kernelWidth: s.kw, strideHeight: s.sh, strideWidth: s.sw,
+                     padHeight: s.ph, padWidth: s.pw, dilationHeight: s.dh, dilationWidth: s.dw,
+                     groups: s.groups)
+    }
+
+    /// 3x3 stride-1 convolutions with at least 64 output tiles run Winograd F(4x4, 3x3) in all
+    /// three passes and agree with the reference as closely as the direct kernels must.
+    func testWinogradShapes() {
+        // The last has channel counts oneDNN pads to multiples of 16.
+        let eligible = [shape(n: 4, c: 16, h: 16, w: 16, o: 32, k: (3, 3), p: (1, 1)),
+                        shape(n: 3, c: 32, h: 13, w: 22, o: 16, k: (3, 3), p: (1, 1)),
+                        shape(n: 2, c: 16, h: 34, w: 34, o: 16, k: (3, 3)),
+                        shape(n: 4, c: 17, h: 16, w: 16, o: 24, k: (3, 3), p: (1, 1))]
+        for (index, s) in eligible.enumerated() {
+            for name in DNNL.convolutionPlanNames(geometry(s)) {
+                XCTAssertTrue(name.contains("winograd"), "\(geometry(s)): \(name)")
+            }
+            check(s, bias: index != 1, seed: 20 + UInt64(index))
+        }
+        // Fewer than 16 channels, too few tiles (batch 1, 7x7) or a stride: direct.
+        let few = shape(n: 4, c: 5, h: 16, w: 16, o: 7, k: (3, 3), p: (1, 1))
+        check(few, bias: true, seed: 24)
+        for s in [few, shape(n: 1, c: 16, h: 7, w: 7, o: 16, k: (3, 3), p: (1, 1)),
+                  shape(n: 8, c: 16, h: 16, w: 16, o: 16, k: (3, 3), s: (2, 2), p: (1, 1))] {
+            for name in DNNL.convolutionPlanNames(geometry(s)) {
+                XCTAssertTrue(name.contains("direct"), "\(geometry(s)): \(name)")
+            }
+        }
+    }
+
+    /// Winograd's extra rounding, measured on a deep layer (256 input channels): its worst error
+    /// relative to the output's scale stays within a small multiple of the direct kernel's.
+    func testWinogradAccuracyOnDeepLayer() {
+        let s = shape(n: 4, c: 256, h: 16, w: 16, o: 16, k: (3, 3), p: (1, 1))
+        let g = geometry(s)
+        var random = TestRandom(seed: 31)
+        let x = random.floats(s.n * s.c * s.h * s.w)
+        let w = random.floats(s.o * s.c * 9)
+        let dy = random.floats(s.n * s.o * s.oh * s.ow)
+        let expected = ReferenceConv.forward(s, x, w, nil)
+        let expectedData = ReferenceConv.backwardData(s, dy, w)
+        let expectedWeights = ReferenceConv.backwardWeights(s, x, dy).w
+        func scaledError(_ actual: [Float], _ expected: [Double]) -> Double {
+            let scale = expected.map(abs).max() ?? 1
+            return zip(actual, expected).map { abs(Double($0) - $1) }.max().map { $0 / scale } ?? 0
+        }
+        func errors() -> [Double] {
+            var y = [Float](repeating: .nan, count: expected.count)
+            DNNL.conv2dForward(g, source: x, weight: w, bias: nil, destination: &y)
+            var dx = [Float](repeating: .nan, count: x.count)
+            DNNL.conv2dBackwardData(g, destinationGradient: dy, weight: w, sourceGradient: &dx)
+            var dw = [Float](repeating: .nan, count: w.count)
+            DNNL.conv2dBackwardWeights(g, source: x, destinationGradient: dy, weightGradient: &dw,
+                                       biasGradient: nil)
+            return [scaledError(y, expected), scaledError(dx, expectedData),
+                    scaledError(dw, expectedWeights)]
+        }
+        let winograd = errors()
+        DNNL.winogradConvolutions = false
+        defer { DNNL.winogradConvolutions = true }
+        let direct = errors()
+        print("Winograd error relative to scale (fwd, bwd data, bwd weights): \(winograd); direct: \(direct)")
+        for (pass, (w, d)) in zip(["forward", "backward data", "backward weights"], zip(winograd, direct)) {
+            XCTAssertLessThan(w, 1e-5, pass)
+            XCTAssertLessThan(w, max(20 * d, 1e-6), pass)
+        }
     }
 
     func testOutputSize() {

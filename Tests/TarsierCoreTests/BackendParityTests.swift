@@ -105,6 +105,10 @@ final class BackendParityTests: XCTestCase {
         check([
             conv("3→5 pad 1", x: [1, 3, 9, 11], w: [5, 3, 3, 3], bias: true, padding: (1, 1)),
             conv("3→5 no pad", x: [3, 3, 8, 7], w: [5, 3, 3, 3], bias: false),
+            // Winograd (3x3, stride 1, at least 64 output tiles), channels-last in and out.
+            conv("16→32 Winograd", x: [4, 16, 16, 16], w: [32, 16, 3, 3], bias: true, padding: (1, 1)),
+            conv("17→24 Winograd, padded channels", x: [3, 17, 13, 22], w: [24, 17, 3, 3], bias: false,
+                 padding: (1, 1)),
             conv("5→17 stride 2 pad 1", x: [3, 5, 10, 9], w: [17, 5, 3, 3], bias: true, stride: (2, 2), padding: (1, 1)),
             conv("1x1 17→5", x: [3, 17, 6, 7], w: [5, 17, 1, 1], bias: true),
             conv("1x1 stride 2 (ResNet downsample)", x: [1, 5, 9, 9], w: [3, 5, 1, 1], bias: false, stride: (2, 2)),
