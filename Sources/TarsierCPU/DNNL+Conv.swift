@@ -1,5 +1,8 @@
 import CDNNL
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 // Convolutions let oneDNN choose its layouts (`format_tag_any`, typically nChw16c activations
 // and blocked weights) and reorder from and to the caller's plain NCHW/OIHW at the edges: on
@@ -21,7 +24,8 @@ extension DNNL {
     /// oneDNN's Winograd F(4x4, 3x3) kernels where it has them (blocked layouts, AVX-512),
     /// falling back to the direct algorithm elsewhere. Winograd trades a few ulps of accuracy
     /// (measured in `WinogradTests`) for about half the arithmetic. Passes that run in bf16
-    /// always use the direct algorithm.
+    /// always use the direct algorithm. The default is on; the environment variable
+    /// `TARSIER_WINOGRAD=off` (or `0`) turns it off for a whole process.
     public static var winogradConvolutions: Bool {
         get { ConvPlans.winograd.load(ordering: .relaxed) }
         set { ConvPlans.winograd.store(newValue, ordering: .relaxed) }
@@ -40,19 +44,25 @@ extension DNNL {
     ///   - weight: `[outChannels, inChannels / groups, kernelHeight, kernelWidth]`.
     ///   - bias: `[outChannels]`, or nil for none.
     ///   - destination: `[batch, outChannels, outHeight, outWidth]`, overwritten.
+    ///   - inferenceWeight: For inference (no backward pass will follow): the weight's identity
+    ///     and version. oneDNN's inference kernels run, and the weight's reordered copy is kept
+    ///     and reused until the version changes, instead of being rebuilt on every call.
     public static func conv2dForward(_ g: ConvGeometry, source: UnsafePointer<Float>,
                                      weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                                     destination: UnsafeMutablePointer<Float>) {
+                                     destination: UnsafeMutablePointer<Float>,
+                                     inferenceWeight: OperandVersion? = nil) {
         let half = bfloat16Convolutions.contains(.forward)
-        let algorithm = ConvPlans.algorithm(g, bfloat16: half)
+        let inference = inferenceWeight != nil
+        let algorithm = ConvPlans.algorithm(g, bfloat16: half, cachedWeight: inference)
         let plan = DNNLContext.shared.plan(.convForward(g, bias: bias != nil, bfloat16: half,
-                                                        algorithm)) {
-            ConvPlans.forward(g, bias: bias != nil, bfloat16: half, algorithm: algorithm)
+                                                        algorithm, inference: inference)) {
+            ConvPlans.forward(g, bias: bias != nil, bfloat16: half, algorithm: algorithm,
+                              inference: inference)
         }
         var bindings = [(DNNL_ARG_SRC, raw(source)), (DNNL_ARG_WEIGHTS, raw(weight)),
                         (DNNL_ARG_DST, raw(destination))]
         if let bias { bindings.append((DNNL_ARG_BIAS, raw(bias))) }
-        plan.execute(bindings)
+        plan.execute(bindings, cached: inferenceWeight.map { [DNNL_ARG_WEIGHTS: $0] } ?? [:])
     }
 
     /// Gradient of a 2-D convolution with respect to its source.
@@ -113,7 +123,8 @@ extension DNNL {
         let data = ConvPlans.algorithm(g, bfloat16: dataHalf)
         let weights = ConvPlans.algorithm(g, bfloat16: weightsHalf)
         return [
-            context.plan(.convForward(g, bias: false, bfloat16: forwardHalf, forward)) {
+            context.plan(.convForward(g, bias: false, bfloat16: forwardHalf, forward,
+                                      inference: false)) {
                 ConvPlans.forward(g, bias: false, bfloat16: forwardHalf, algorithm: forward)
             }.name,
             context.plan(.convBackwardData(g, bfloat16: dataHalf, data)) {
@@ -143,23 +154,33 @@ enum ConvPlans {
     /// Backing store of `DNNL.bfloat16Convolutions`.
     static let bfloat16 = Atomic<Int>(0)
     /// Backing store of `DNNL.winogradConvolutions`.
-    static let winograd = Atomic<Bool>(true)
+    static let winograd = Atomic<Bool>(winogradDefault())
+
+    static func winogradDefault() -> Bool {
+        guard let value = getenv("TARSIER_WINOGRAD") else { return true }
+        return !["0", "off", "false", "no"].contains(String(cString: value).lowercased())
+    }
 
     /// Fewest 4x4 output tiles (over the batch) for which Winograd is chosen: below it the
     /// per-call weight transform costs more than the arithmetic saved (measured on ResNet-18:
     /// batch-1 inference at 224 px slowed down with Winograd on its 7x7 to 28x28 layers).
     static let winogradMinimumTiles = 64
+    /// The same when the transformed weight is reused across calls (inference).
+    static let winogradMinimumTilesCachedWeight = 16
 
     /// The algorithm a pass asks oneDNN for: Winograd only where it is enabled and the geometry
     /// is one its kernels cover and that is large enough to gain; oneDNN may still decline it
     /// (see `makeDesc`). Outputs under 4x4 would mostly compute tile padding, and fewer than 16
     /// channels would be padded to 16 (a 3x3 stem on a gray image would do 16x the work).
-    static func algorithm(_ g: ConvGeometry, bfloat16: Bool) -> ConvAlgorithm {
+    /// With `cachedWeight` the weight transform is paid once, so fewer tiles suffice.
+    static func algorithm(_ g: ConvGeometry, bfloat16: Bool,
+                          cachedWeight: Bool = false) -> ConvAlgorithm {
+        let minimumTiles = cachedWeight ? winogradMinimumTilesCachedWeight : winogradMinimumTiles
         let tiles = g.batch * ((g.outHeight + 3) / 4) * ((g.outWidth + 3) / 4)
         let eligible = g.kernelHeight == 3 && g.kernelWidth == 3 && g.strideHeight == 1
             && g.strideWidth == 1 && g.dilationHeight == 1 && g.dilationWidth == 1
             && g.groups == 1 && g.inChannels >= 16 && g.outChannels >= 16
-            && g.outHeight >= 4 && g.outWidth >= 4 && tiles >= winogradMinimumTiles
+            && g.outHeight >= 4 && g.outWidth >= 4 && tiles >= minimumTiles
         return eligible && !bfloat16 && winograd.load(ordering: .relaxed) ? .winograd : .direct
     }
 
@@ -232,24 +253,26 @@ enum ConvPlans {
 
     /// A forward-training primitive descriptor; also the hint the backward passes need.
     static func forwardDesc(_ g: ConvGeometry, bias: Bool, bfloat16: Bool, algorithm: ConvAlgorithm,
-                            lowPrecision: Set<Operand> = [.source, .weight])
+                            inference: Bool = false, lowPrecision: Set<Operand> = [.source, .weight])
         -> (pd: dnnl_primitive_desc_t, algorithm: ConvAlgorithm) {
         makeDesc(g, algorithm, lowPrecision: bfloat16 ? lowPrecision : [], hint: { _ in nil },
                  "convolution forward") { d, kind, op in
             withUnsafePointer(to: d.bias) { biasDesc in
                 dnnlCheck(dnnl_dilated_convolution_forward_desc_init(
-                    &op, dnnl_forward_training, kind, &d.source, &d.weight,
+                    &op, inference ? dnnl_forward_inference : dnnl_forward_training, kind,
+                    &d.source, &d.weight,
                     bias ? biasDesc : nil, &d.destination, d.strides, d.dilations, d.padding,
                     d.padding), "convolution_forward_desc_init \(g)")
             }
         }
     }
 
-    static func forward(_ g: ConvGeometry, bias: Bool, bfloat16: Bool,
-                        algorithm: ConvAlgorithm) -> Plan {
+    static func forward(_ g: ConvGeometry, bias: Bool, bfloat16: Bool, algorithm: ConvAlgorithm,
+                        inference: Bool = false) -> Plan {
         let context = DNNLContext.shared
         let plain = Descs(g, any: false)
-        let (pd, chosen) = forwardDesc(g, bias: bias, bfloat16: bfloat16, algorithm: algorithm)
+        let (pd, chosen) = forwardDesc(g, bias: bias, bfloat16: bfloat16, algorithm: algorithm,
+                                       inference: inference)
         defer { dnnl_primitive_desc_destroy(pd) }
         var edges: [(arg: Int32, edge: Edge)] = [
             (DNNL_ARG_SRC, Edge(.input, plain: plain.source,
@@ -333,6 +356,22 @@ enum ConvPlans {
         }
         return Plan("convolution backward weights \(chosen) [\(context.implementation(pd))]",
                     pd: pd, edges: edges)
+    }
+}
+
+/// Identifies the contents of an operand a plan may keep a reordered copy of: the owner's
+/// storage identity, the element offset in it, and the storage's version (bumped by in-place
+/// writes). Equal values mean equal contents.
+public struct OperandVersion: Hashable, Sendable {
+    public var identity: UInt64
+    public var offset: Int
+    public var version: UInt64
+
+    /// Creates an operand version.
+    public init(identity: UInt64, offset: Int, version: UInt64) {
+        self.identity = identity
+        self.offset = offset
+        self.version = version
     }
 }
 

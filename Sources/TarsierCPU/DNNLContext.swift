@@ -71,7 +71,7 @@ func describe(_ status: dnnl_status_t) -> String {
 
 /// What a cached plan computes; the geometry is part of the key.
 enum PlanKey: Hashable {
-    case convForward(ConvGeometry, bias: Bool, bfloat16: Bool, ConvAlgorithm)
+    case convForward(ConvGeometry, bias: Bool, bfloat16: Bool, ConvAlgorithm, inference: Bool)
     case convBackwardData(ConvGeometry, bfloat16: Bool, ConvAlgorithm)
     case convBackwardWeights(ConvGeometry, bias: Bool, bfloat16: Bool, ConvAlgorithm)
     case maxPoolForward(PoolGeometry, training: Bool)
@@ -205,6 +205,8 @@ final class Edge {
     let inner: dnnl_memory_t?
     /// Bytes `inner` needs (0 without one).
     let innerBytes: Int
+    /// Reordered copies of inputs the caller marked as cacheable, by identity and offset.
+    var cachedCopies: [CopyKey: CachedCopy] = [:]
     /// user -> inner for inputs, inner -> user for outputs.
     let reorder: dnnl_primitive_t?
     let reorderArgs: [dnnl_exec_arg_t]
@@ -249,6 +251,43 @@ final class Edge {
     /// An argument used in its plain layout.
     convenience init(_ direction: Direction, plain: dnnl_memory_desc_t, _ name: String) {
         self.init(direction, plain: plain, chosen: plain, name)
+    }
+
+    struct CopyKey: Hashable { var identity: UInt64, offset: Int }
+
+    final class CachedCopy {
+        var version: UInt64
+        let buffer: UnsafeMutableRawPointer
+        init(version: UInt64, bytes: Int) {
+            self.version = version
+            buffer = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 64),
+                                                      alignment: StagingBuffer.alignment)
+        }
+        deinit { buffer.deallocate() }
+    }
+
+    /// A plan keeps at most this many cached copies per argument; past it the cache restarts
+    /// (models are rebuilt, weights are replaced: old entries would otherwise pile up).
+    static let maximumCachedCopies = 256
+
+    /// Points `inner` at the cached copy for `operand`, and returns whether that copy is current
+    /// (otherwise the caller reorders into it and it becomes current).
+    func bindCachedCopy(_ operand: OperandVersion) -> Bool {
+        guard let inner else { return true }
+        let key = CopyKey(identity: operand.identity, offset: operand.offset)
+        let copy: CachedCopy
+        var current = false
+        if let existing = cachedCopies[key] {
+            copy = existing
+            current = existing.version == operand.version
+            existing.version = operand.version
+        } else {
+            if cachedCopies.count >= Self.maximumCachedCopies { cachedCopies.removeAll() }
+            copy = CachedCopy(version: operand.version, bytes: innerBytes)
+            cachedCopies[key] = copy
+        }
+        dnnlCheck(dnnl_memory_set_data_handle(inner, copy.buffer), "memory_set_data_handle (cache)")
+        return current
     }
 
     deinit {
@@ -333,8 +372,10 @@ final class Plan: @unchecked Sendable {
 
     deinit { dnnl_primitive_destroy(primitive) }
 
-    /// Runs the plan; `bindings` must name every argument exactly once.
-    func execute(_ bindings: [(Int32, UnsafeMutableRawPointer)]) {
+    /// Runs the plan; `bindings` must name every argument exactly once. Inputs named in `cached`
+    /// keep their reordered copy between calls, rebuilt only when their version changes.
+    func execute(_ bindings: [(Int32, UnsafeMutableRawPointer)],
+                 cached: [Int32: OperandVersion] = [:]) {
         precondition(bindings.count == edges.count,
                      "\(name): expected \(edges.count) arguments, got \(bindings.count)")
         OpenMP.apply()
@@ -346,25 +387,34 @@ final class Plan: @unchecked Sendable {
                 dnnlCheck(dnnl_memory_set_data_handle(edge.user, pointer),
                           "memory_set_data_handle (\(name))")
             }
+            var current: Set<Int32> = []
+            for (arg, operand) in cached {
+                guard let edge = edges.first(where: { $0.arg == arg })?.edge,
+                      edge.direction == .input else {
+                    preconditionFailure("\(name): argument \(arg) cannot be cached")
+                }
+                if edge.bindCachedCopy(operand) { current.insert(arg) }
+            }
             if stagingBytes == 0 {
-                run()
+                run(skippingReordersOf: current)
             } else {
                 StagingBuffer.shared.with(bytes: stagingBytes) { staging in
-                    for ((_, edge), offset) in zip(edges, stagingOffsets) {
+                    for ((arg, edge), offset) in zip(edges, stagingOffsets) where cached[arg] == nil {
                         guard let inner = edge.inner else { continue }
                         dnnlCheck(dnnl_memory_set_data_handle(inner, staging + offset),
                                   "memory_set_data_handle (\(name))")
                     }
-                    run()
+                    run(skippingReordersOf: current)
                 }
             }
         }
     }
 
-    /// Reorders the inputs, runs the primitive, reorders the outputs and waits.
-    private func run() {
+    /// Reorders the inputs (but those whose cached copy is current), runs the primitive,
+    /// reorders the outputs and waits.
+    private func run(skippingReordersOf current: Set<Int32>) {
         let context = DNNLContext.shared
-        for (_, edge) in edges where edge.direction == .input {
+        for (arg, edge) in edges where edge.direction == .input && !current.contains(arg) {
             if let reorder = edge.reorder {
                 context.execute(reorder, edge.reorderArgs, "reorder (\(name))")
             }

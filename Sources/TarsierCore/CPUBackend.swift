@@ -38,6 +38,13 @@ public final class CPUBackend: ReferenceBackend {
         set { DNNL.bfloat16Convolutions = newValue }
     }
 
+    /// Whether Float32 3x3 stride-1 convolutions large enough to gain use Winograd F(4x4, 3x3)
+    /// (default on; `TARSIER_WINOGRAD=off` in the environment turns it off for a process).
+    public static var winogradConvolutions: Bool {
+        get { DNNL.winogradConvolutions }
+        set { DNNL.winogradConvolutions = newValue }
+    }
+
     /// True when the CPU computes bf16 natively (AVX512-BF16 or AMX).
     public static var hasNativeBFloat16: Bool { DNNL.hasNativeBFloat16 }
 
@@ -111,8 +118,15 @@ public final class CPUBackend: ReferenceBackend {
         guard x.dtype == .float32 else { return super.conv2d(x.contiguous(), weight: weight, bias: bias, geometry: geometry) }
         let g = layout(geometry, x)
         let y = output([g.batch, g.outChannels, g.outHeight, g.outWidth], like: x)
+        // Without recording no backward pass follows; a parameter's (a leaf's) reordered weight
+        // can then be kept between calls, keyed by its storage's version.
+        var inferenceWeight: OperandVersion?
+        if !Autograd.isRecording, weight.gradNode?.isLeaf == true {
+            inferenceWeight = OperandVersion(identity: weight.storage.identity, offset: weight.offset,
+                                             version: weight.storage.version)
+        }
         DNNL.conv2dForward(g, source: x.storage.floats, weight: weight.storage.floats, bias: bias?.storage.floats,
-                           destination: y.storage.floats)
+                           destination: y.storage.floats, inferenceWeight: inferenceWeight)
         return y
     }
 

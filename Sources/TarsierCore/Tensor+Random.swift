@@ -44,6 +44,7 @@ extension Tensor {
         precondition(source.count == count, "assign: \(source.shape) into \(shape)")
         precondition(isContiguous, "assign needs a contiguous destination")
         let s = source.cast(to: dtype).contiguous()
+        storage.noteMutation()
         storage.base.advanced(by: offset * dtype.byteCount)
             .copyMemory(from: s.storage.base.advanced(by: s.offset * dtype.byteCount), byteCount: count * dtype.byteCount)
     }
@@ -51,6 +52,7 @@ extension Tensor {
     /// Calls `body` with a mutable pointer to this contiguous Float32 tensor's elements.
     public func withMutableFloats<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
         precondition(dtype == .float32 && isContiguous, "withMutableFloats needs a contiguous float32 tensor")
+        storage.noteMutation()
         return try body(UnsafeMutableBufferPointer(start: storage.floats + offset, count: count))
     }
 }

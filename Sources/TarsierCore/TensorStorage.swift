@@ -1,8 +1,15 @@
+import Synchronization
+
 /// A reference-counted, 64-byte-aligned buffer of elements shared by tensors and their views.
 ///
 /// Storage is mutable only through the explicit in-place APIs (optimiser updates, weight loading,
 /// running statistics); every other operation allocates new storage.
 public final class TensorStorage: @unchecked Sendable {
+    /// Unique for the life of the process (buffers and object addresses are reused; this is not).
+    public let identity: UInt64
+    /// Counts in-place writes through `noteMutation()`; kernels that keep derived copies of a
+    /// tensor (reordered convolution weights) compare it to know whether theirs is current.
+    public private(set) var version: UInt64 = 0
     /// The element type of the buffer.
     public let dtype: DType
     /// Number of elements.
@@ -15,10 +22,17 @@ public final class TensorStorage: @unchecked Sendable {
         precondition(count >= 0, "negative element count \(count)")
         self.dtype = dtype
         self.count = count
+        identity = TensorStorage.nextIdentity.add(1, ordering: .relaxed).oldValue
         let bytes = max(count * dtype.byteCount, 64)
         base = BufferPool.shared.take(byteCount: bytes)
         if zeroed { base.initializeMemory(as: UInt8.self, repeating: 0, count: bytes) }
     }
+
+    private static let nextIdentity = Atomic<UInt64>(1)
+
+    /// Records that the elements are about to change (or just changed) in place. Every in-place
+    /// API calls it: `Tensor.assign`, `Tensor.withMutableFloats`, optimiser updates.
+    public func noteMutation() { version &+= 1 }
 
     deinit { BufferPool.shared.give(base, byteCount: max(count * dtype.byteCount, 64)) }
 

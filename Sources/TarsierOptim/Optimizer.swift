@@ -80,9 +80,11 @@ public struct ParameterUpdate {
     /// The element type of the parameter, gradient and state buffers.
     public var dtype: DType { parameter.dtype }
 
-    /// The parameter's first element, typed as `T` (which must match `dtype`).
+    /// The parameter's first element, typed as `T` (which must match `dtype`); the storage is
+    /// marked as changing (see `TensorStorage.noteMutation`).
     @inline(__always) public func parameterPointer<T: KernelScalar>(as type: T.Type) -> UnsafeMutablePointer<T> {
-        parameter.storage.pointer(as: type) + parameter.offset
+        parameter.storage.noteMutation()
+        return parameter.storage.pointer(as: type) + parameter.offset
     }
 
     /// The gradient's first element, typed as `T` (which must match `dtype`).

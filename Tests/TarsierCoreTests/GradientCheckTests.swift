@@ -56,7 +56,7 @@ enum GradCheckTable {
     static let exemptSourceNames: Set<String> = [
         "argmax", "broadcastShape", "contiguousStrides", "axis", "toArray", "toDoubleArray", "item",
         "detached", "uniform", "normal", "assign", "withMutableFloats", "backward", "requiringGrad",
-        "safeTensorsEntry", "channelsLastStrides",
+        "safeTensorsEntry", "channelsLastStrides", "noteMutation",
     ]
 
     // Domains for the binary-op tables: `a` and `b` never tie (grids offset by half a step).
