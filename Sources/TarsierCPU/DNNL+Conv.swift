@@ -44,20 +44,21 @@ extension DNNL {
     ///   - weight: `[outChannels, inChannels / groups, kernelHeight, kernelWidth]`.
     ///   - bias: `[outChannels]`, or nil for none.
     ///   - destination: `[batch, outChannels, outHeight, outWidth]`, overwritten.
+    ///   - relu: Apply ReLU to the result as it is written (a oneDNN post-op).
     ///   - inferenceWeight: For inference (no backward pass will follow): the weight's identity
     ///     and version. oneDNN's inference kernels run, and the weight's reordered copy is kept
     ///     and reused until the version changes, instead of being rebuilt on every call.
     public static func conv2dForward(_ g: ConvGeometry, source: UnsafePointer<Float>,
                                      weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                                     destination: UnsafeMutablePointer<Float>,
+                                     destination: UnsafeMutablePointer<Float>, relu: Bool = false,
                                      inferenceWeight: OperandVersion? = nil) {
         let half = bfloat16Convolutions.contains(.forward)
         let inference = inferenceWeight != nil
         let algorithm = ConvPlans.algorithm(g, bfloat16: half, cachedWeight: inference)
         let plan = DNNLContext.shared.plan(.convForward(g, bias: bias != nil, bfloat16: half,
-                                                        algorithm, inference: inference)) {
+                                                        algorithm, inference: inference, relu: relu)) {
             ConvPlans.forward(g, bias: bias != nil, bfloat16: half, algorithm: algorithm,
-                              inference: inference)
+                              inference: inference, relu: relu)
         }
         var bindings = [(DNNL_ARG_SRC, raw(source)), (DNNL_ARG_WEIGHTS, raw(weight)),
                         (DNNL_ARG_DST, raw(destination))]
@@ -124,7 +125,7 @@ extension DNNL {
         let weights = ConvPlans.algorithm(g, bfloat16: weightsHalf)
         return [
             context.plan(.convForward(g, bias: false, bfloat16: forwardHalf, forward,
-                                      inference: false)) {
+                                      inference: false, relu: false)) {
                 ConvPlans.forward(g, bias: false, bfloat16: forwardHalf, algorithm: forward)
             }.name,
             context.plan(.convBackwardData(g, bfloat16: dataHalf, data)) {
@@ -231,7 +232,8 @@ enum ConvPlans {
     /// has no Winograd kernel for these shapes (it then reports `unimplemented`). `make` fills
     /// the op descriptor from the operands' descriptors and the oneDNN algorithm.
     static func makeDesc(_ g: ConvGeometry, _ algorithm: ConvAlgorithm, lowPrecision: Set<Operand>,
-                         hint: (ConvAlgorithm) -> dnnl_primitive_desc_t?, _ name: String,
+                         hint: (ConvAlgorithm) -> dnnl_primitive_desc_t?,
+                         attributes: PrimitiveAttributes? = nil, _ name: String,
                          _ make: (inout Descs, dnnl_alg_kind_t, inout dnnl_convolution_desc_t) -> Void)
         -> (pd: dnnl_primitive_desc_t, algorithm: ConvAlgorithm) {
         let context = DNNLContext.shared
@@ -241,21 +243,26 @@ enum ConvPlans {
             make(&d, dnnl_convolution_winograd, &op)
             let hintDesc = hint(.winograd)
             defer { if let hintDesc { dnnl_primitive_desc_destroy(hintDesc) } }
-            if let pd = context.tryPrimitiveDesc(&op, hint: hintDesc) { return (pd, .winograd) }
+            if let pd = context.tryPrimitiveDesc(&op, hint: hintDesc, attributes: attributes) {
+                return (pd, .winograd)
+            }
         }
         var d = Descs(g, any: preferBlockedLayouts, lowPrecision: lowPrecision)
         var op = dnnl_convolution_desc_t()
         make(&d, dnnl_convolution_direct, &op)
         let hintDesc = hint(.direct)
         defer { if let hintDesc { dnnl_primitive_desc_destroy(hintDesc) } }
-        return (context.primitiveDesc(&op, hint: hintDesc, "\(name) \(g)"), .direct)
+        return (context.primitiveDesc(&op, hint: hintDesc, attributes: attributes, "\(name) \(g)"),
+                .direct)
     }
 
     /// A forward-training primitive descriptor; also the hint the backward passes need.
     static func forwardDesc(_ g: ConvGeometry, bias: Bool, bfloat16: Bool, algorithm: ConvAlgorithm,
-                            inference: Bool = false, lowPrecision: Set<Operand> = [.source, .weight])
+                            inference: Bool = false, relu: Bool = false,
+                            lowPrecision: Set<Operand> = [.source, .weight])
         -> (pd: dnnl_primitive_desc_t, algorithm: ConvAlgorithm) {
         makeDesc(g, algorithm, lowPrecision: bfloat16 ? lowPrecision : [], hint: { _ in nil },
+                 attributes: relu ? PrimitiveAttributes(postReLU: true) : nil,
                  "convolution forward") { d, kind, op in
             withUnsafePointer(to: d.bias) { biasDesc in
                 dnnlCheck(dnnl_dilated_convolution_forward_desc_init(
@@ -268,11 +275,11 @@ enum ConvPlans {
     }
 
     static func forward(_ g: ConvGeometry, bias: Bool, bfloat16: Bool, algorithm: ConvAlgorithm,
-                        inference: Bool = false) -> Plan {
+                        inference: Bool = false, relu: Bool = false) -> Plan {
         let context = DNNLContext.shared
         let plain = Descs(g, any: false)
         let (pd, chosen) = forwardDesc(g, bias: bias, bfloat16: bfloat16, algorithm: algorithm,
-                                       inference: inference)
+                                       inference: inference, relu: relu)
         defer { dnnl_primitive_desc_destroy(pd) }
         var edges: [(arg: Int32, edge: Edge)] = [
             (DNNL_ARG_SRC, Edge(.input, plain: plain.source,
@@ -286,7 +293,7 @@ enum ConvPlans {
                                 "conv fwd dst")),
         ]
         if bias { edges.append((DNNL_ARG_BIAS, Edge(.input, plain: plain.bias, "conv fwd bias"))) }
-        return Plan("convolution forward \(chosen) [\(context.implementation(pd))]", pd: pd,
+        return Plan("convolution forward \(chosen)\(relu ? " + relu" : "") [\(context.implementation(pd))]", pd: pd,
                     edges: edges)
     }
 

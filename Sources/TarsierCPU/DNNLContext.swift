@@ -71,7 +71,8 @@ func describe(_ status: dnnl_status_t) -> String {
 
 /// What a cached plan computes; the geometry is part of the key.
 enum PlanKey: Hashable {
-    case convForward(ConvGeometry, bias: Bool, bfloat16: Bool, ConvAlgorithm, inference: Bool)
+    case convForward(ConvGeometry, bias: Bool, bfloat16: Bool, ConvAlgorithm, inference: Bool,
+                     relu: Bool)
     case convBackwardData(ConvGeometry, bfloat16: Bool, ConvAlgorithm)
     case convBackwardWeights(ConvGeometry, bias: Bool, bfloat16: Bool, ConvAlgorithm)
     case maxPoolForward(PoolGeometry, training: Bool)
@@ -131,9 +132,10 @@ final class DNNLContext: @unchecked Sendable {
 
     /// Creates a primitive descriptor for an op descriptor (the first implementation oneDNN offers).
     func primitiveDesc(_ opDesc: UnsafeRawPointer, hint: dnnl_primitive_desc_t? = nil,
+                       attributes: PrimitiveAttributes? = nil,
                        _ name: String) -> dnnl_primitive_desc_t {
         var pd: dnnl_primitive_desc_t?
-        dnnlCheck(dnnl_primitive_desc_create(&pd, opDesc, nil, engine, hint),
+        dnnlCheck(dnnl_primitive_desc_create(&pd, opDesc, attributes?.attr, engine, hint),
                   "primitive_desc_create (\(name))")
         guard let pd else { preconditionFailure("oneDNN \(name): no primitive descriptor") }
         return pd
@@ -141,10 +143,10 @@ final class DNNLContext: @unchecked Sendable {
 
     /// Like `primitiveDesc`, but nil when oneDNN has no implementation (to fall back on another
     /// algorithm); other failures still trap.
-    func tryPrimitiveDesc(_ opDesc: UnsafeRawPointer,
-                          hint: dnnl_primitive_desc_t? = nil) -> dnnl_primitive_desc_t? {
+    func tryPrimitiveDesc(_ opDesc: UnsafeRawPointer, hint: dnnl_primitive_desc_t? = nil,
+                          attributes: PrimitiveAttributes? = nil) -> dnnl_primitive_desc_t? {
         var pd: dnnl_primitive_desc_t?
-        let status = dnnl_primitive_desc_create(&pd, opDesc, nil, engine, hint)
+        let status = dnnl_primitive_desc_create(&pd, opDesc, attributes?.attr, engine, hint)
         if status == dnnl_unimplemented { return nil }
         dnnlCheck(status, "primitive_desc_create")
         return pd
@@ -190,6 +192,30 @@ final class DNNLContext: @unchecked Sendable {
               let info else { return "?" }
         return String(cString: info)
     }
+}
+
+/// oneDNN primitive attributes; today only a ReLU post-op (applied to a primitive's output as
+/// it is written, saving a pass over it).
+final class PrimitiveAttributes {
+    let attr: dnnl_primitive_attr_t
+
+    init(postReLU: Bool) {
+        var attr: dnnl_primitive_attr_t?
+        dnnlCheck(dnnl_primitive_attr_create(&attr), "primitive_attr_create")
+        guard let attr else { preconditionFailure("oneDNN primitive_attr_create returned nothing") }
+        self.attr = attr
+        if postReLU {
+            var postOps: dnnl_post_ops_t?
+            dnnlCheck(dnnl_post_ops_create(&postOps), "post_ops_create")
+            guard let postOps else { preconditionFailure("oneDNN post_ops_create returned nothing") }
+            defer { dnnl_post_ops_destroy(postOps) }
+            dnnlCheck(dnnl_post_ops_append_eltwise(postOps, 1, dnnl_eltwise_relu, 0, 0),
+                      "post_ops_append_eltwise")
+            dnnlCheck(dnnl_primitive_attr_set_post_ops(attr, postOps), "primitive_attr_set_post_ops")
+        }
+    }
+
+    deinit { dnnl_primitive_attr_destroy(attr) }
 }
 
 /// One argument of a plan: the caller's plain buffer, and oneDNN's preferred layout when it

@@ -53,8 +53,8 @@ public protocol Backend: AnyObject {
     func softmax(_ x: Tensor, log: Bool) -> Tensor
     /// Gradient of softmax (or log-softmax) given its output `y` and upstream gradient.
     func softmaxBackward(output y: Tensor, gradient: Tensor, log: Bool) -> Tensor
-    /// 2-D convolution of NCHW `x` with OIHW `weight`.
-    func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry: ConvGeometry) -> Tensor
+    /// 2-D convolution of NCHW `x` with OIHW `weight`, followed by ReLU when `relu` is true.
+    func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry: ConvGeometry, relu: Bool) -> Tensor
     /// Gradient of conv2d with respect to its input.
     func conv2dBackwardData(_ gradient: Tensor, weight: Tensor, geometry: ConvGeometry) -> Tensor
     /// Gradients of conv2d with respect to weight and (when `withBias`) bias.

@@ -114,8 +114,10 @@ public final class CPUBackend: ReferenceBackend {
         return y
     }
 
-    public override func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry: ConvGeometry) -> Tensor {
-        guard x.dtype == .float32 else { return super.conv2d(x.contiguous(), weight: weight, bias: bias, geometry: geometry) }
+    public override func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry: ConvGeometry, relu: Bool) -> Tensor {
+        guard x.dtype == .float32 else {
+            return super.conv2d(x.contiguous(), weight: weight, bias: bias, geometry: geometry, relu: relu)
+        }
         let g = layout(geometry, x)
         let y = output([g.batch, g.outChannels, g.outHeight, g.outWidth], like: x)
         // Without recording no backward pass follows; a parameter's (a leaf's) reordered weight
@@ -126,7 +128,7 @@ public final class CPUBackend: ReferenceBackend {
                                              version: weight.storage.version)
         }
         DNNL.conv2dForward(g, source: x.storage.floats, weight: weight.storage.floats, bias: bias?.storage.floats,
-                           destination: y.storage.floats, inferenceWeight: inferenceWeight)
+                           destination: y.storage.floats, relu: relu, inferenceWeight: inferenceWeight)
         return y
     }
 

@@ -43,8 +43,10 @@ open class ObservingBackend: Backend {
     public func softmaxBackward(output y: Tensor, gradient: Tensor, log: Bool) -> Tensor {
         run("softmax.backward") { inner.softmaxBackward(output: y, gradient: gradient, log: log) }
     }
-    public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry: ConvGeometry) -> Tensor {
-        run("conv2d", flops: geometry.flops) { inner.conv2d(x, weight: weight, bias: bias, geometry: geometry) }
+    public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry: ConvGeometry, relu: Bool) -> Tensor {
+        run(relu ? "conv2d+relu" : "conv2d", flops: geometry.flops) {
+            inner.conv2d(x, weight: weight, bias: bias, geometry: geometry, relu: relu)
+        }
     }
     public func conv2dBackwardData(_ gradient: Tensor, weight: Tensor, geometry: ConvGeometry) -> Tensor {
         run("conv2d.backwardData", flops: geometry.flops) { inner.conv2dBackwardData(gradient, weight: weight, geometry: geometry) }

@@ -98,7 +98,7 @@ public class ReferenceBackend: Backend {
         return gx
     }
 
-    public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry g: ConvGeometry) -> Tensor {
+    public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry g: ConvGeometry, relu: Bool) -> Tensor {
         let y = Tensor(uninitialized: [g.batch, g.outChannels, g.outHeight, g.outWidth], dtype: x.dtype,
                        device: x.device)
         dispatch(x.dtype, {
@@ -106,7 +106,7 @@ public class ReferenceBackend: Backend {
         }, {
             ConvKernels.forward(g, x.storage.doubles, weight.storage.doubles, bias?.storage.doubles, y.storage.doubles)
         })
-        return y
+        return relu ? unary(.relu, y) : y
     }
 
     public func conv2dBackwardData(_ gradient: Tensor, weight: Tensor, geometry g: ConvGeometry) -> Tensor {

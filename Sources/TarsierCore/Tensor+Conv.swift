@@ -9,9 +9,10 @@ public struct ShapeError: Error, CustomStringConvertible {
 
 /// 2-D convolution.
 extension Tensor {
-    /// Convolves NCHW `self` with OIHW `weight` (PyTorch's conv2d).
+    /// Convolves NCHW `self` with OIHW `weight` (PyTorch's conv2d); with `relu`, ReLU is applied
+    /// to the result in the same kernel call (one pass over the output instead of two).
     public func conv2d(weight: Tensor, bias: Tensor? = nil, stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0),
-                       dilation: (Int, Int) = (1, 1), groups: Int = 1) -> Tensor {
+                       dilation: (Int, Int) = (1, 1), groups: Int = 1, relu: Bool = false) -> Tensor {
         precondition(rank == 4 && weight.rank == 4, "conv2d needs NCHW input and OIHW weight, got \(shape) and \(weight.shape)")
         precondition(shape[1] == weight.shape[1] * groups,
                      "conv2d: input has \(shape[1]) channels, weight \(weight.shape) with groups \(groups) expects \(weight.shape[1] * groups)")
@@ -23,11 +24,12 @@ extension Tensor {
         let backend = device.backend
         let x = backend.prefersChannelsLast ? channelsLast().detached() : contiguous()
         let w = weight.contiguous(), b = bias?.contiguous()
-        let y = backend.conv2d(x, weight: w, bias: b, geometry: g)
+        let y = backend.conv2d(x, weight: w, bias: b, geometry: g, relu: relu)
         var inputs = [self, weight]
         if let bias { inputs.append(bias) }
         return Autograd.record(y, inputs: inputs) { grad in
-            let gy = grad.gradientLayout(matching: x)
+            // ReLU's gradient from its output: y > 0 exactly where the convolution was > 0.
+            let gy = (relu ? y.rawBinary(.reluBackward, grad) : grad).gradientLayout(matching: x)
             let gx = self.requiresGrad ? backend.conv2dBackwardData(gy, weight: w, geometry: g) : nil
             var gw: Tensor? = nil, gb: Tensor? = nil
             if weight.requiresGrad || (bias?.requiresGrad ?? false) {

@@ -43,6 +43,15 @@ public final class Conv2d: Module {
     }
 
     public override func forward(_ x: Tensor) throws -> Tensor {
+        try convolve(x, weight: weight, bias: bias)
+    }
+
+    /// Batch norm folded into this convolution, for evaluation (see `BatchNormFolding.swift`);
+    /// the underscore keeps it out of the state dict.
+    var _folded: FoldedConvolution?
+
+    /// This layer's convolution with another weight and bias of the same shapes (and ReLU).
+    func convolve(_ x: Tensor, weight: Tensor, bias: Tensor?, relu: Bool = false) throws -> Tensor {
         guard x.rank == 4, x.shape[1] == inputChannels else {
             throw ShapeError("\(layerDescription) expects input [N, \(inputChannels), H, W], got \(x.shape)")
         }
@@ -50,7 +59,8 @@ public final class Conv2d: Module {
         guard x.shape[2] + 2 * padding.0 >= effH, x.shape[3] + 2 * padding.1 >= effW else {
             throw ShapeError("\(layerDescription): input \(x.shape) is smaller than the kernel")
         }
-        return x.conv2d(weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups)
+        return x.conv2d(weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation,
+                        groups: groups, relu: relu)
     }
 }
 
@@ -192,7 +202,24 @@ public final class Sequential: Module {
 
     public override func forward(_ x: Tensor) throws -> Tensor {
         var y = x
-        for layer in layers { y = try layer(y) }
+        var index = 0
+        while index < layers.count {
+            // Conv → batch norm (→ ReLU) runs as one call, which folds them in evaluation;
+            // conv → ReLU applies the ReLU as the convolution writes its output.
+            if let conv = layers[index] as? Conv2d, index + 1 < layers.count,
+               let batchNorm = layers[index + 1] as? BatchNorm {
+                let relu = index + 2 < layers.count && layers[index + 2] is ReLU
+                y = try conv(y, batchNorm: batchNorm, relu: relu)
+                index += relu ? 3 : 2
+            } else if let conv = layers[index] as? Conv2d, index + 1 < layers.count,
+                      layers[index + 1] is ReLU {
+                y = try conv.convolve(y, weight: conv.weight, bias: conv.bias, relu: true)
+                index += 2
+            } else {
+                y = try layers[index](y)
+                index += 1
+            }
+        }
         return y
     }
 }

@@ -21,7 +21,7 @@ public final class BasicBlock: Module {
     }
 
     public override func forward(_ x: Tensor) throws -> Tensor {
-        let out = try bn2(conv2(bn1(conv1(x)).relu()))
+        let out = try conv2(conv1(x, batchNorm: bn1, relu: true), batchNorm: bn2)
         let shortcut = try downsample?(x) ?? x
         return (out + shortcut).relu()
     }
@@ -49,9 +49,9 @@ public final class Bottleneck: Module {
     }
 
     public override func forward(_ x: Tensor) throws -> Tensor {
-        var out = try bn1(conv1(x)).relu()
-        out = try bn2(conv2(out)).relu()
-        out = try bn3(conv3(out))
+        var out = try conv1(x, batchNorm: bn1, relu: true)
+        out = try conv2(out, batchNorm: bn2, relu: true)
+        out = try conv3(out, batchNorm: bn3)
         return (out + (try downsample?(x) ?? x)).relu()
     }
 }
@@ -112,7 +112,7 @@ public final class ResNet: Module {
     }
 
     public override func forward(_ x: Tensor) throws -> Tensor {
-        var y = try bn1(conv1(x)).relu()
+        var y = try conv1(x, batchNorm: bn1, relu: true)
         y = y.maxPool2d(kernel: (3, 3), stride: (2, 2), padding: (1, 1))
         y = try layer4(layer3(layer2(layer1(y))))
         return try fc(y.adaptiveAvgPool2d((1, 1)).flattened())

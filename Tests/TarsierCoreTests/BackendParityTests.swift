@@ -109,6 +109,12 @@ final class BackendParityTests: XCTestCase {
             conv("16→32 Winograd", x: [4, 16, 16, 16], w: [32, 16, 3, 3], bias: true, padding: (1, 1)),
             conv("17→24 Winograd, padded channels", x: [3, 17, 13, 22], w: [24, 17, 3, 3], bias: false,
                  padding: (1, 1)),
+            ParityCase("conv2d with fused relu (Winograd and direct)",
+                       [InputSpec([4, 16, 16, 16]), InputSpec([32, 16, 3, 3], .uniform(-0.5, 0.5)), InputSpec([32]),
+                        InputSpec([8, 32, 3, 3], .uniform(-0.5, 0.5))]) {
+                [$0[0].conv2d(weight: $0[1], bias: $0[2], padding: (1, 1), relu: true)
+                    .conv2d(weight: $0[3], stride: (2, 2), relu: true)]
+            },
             conv("5→17 stride 2 pad 1", x: [3, 5, 10, 9], w: [17, 5, 3, 3], bias: true, stride: (2, 2), padding: (1, 1)),
             conv("1x1 17→5", x: [3, 17, 6, 7], w: [5, 17, 1, 1], bias: true),
             conv("1x1 stride 2 (ResNet downsample)", x: [1, 5, 9, 9], w: [3, 5, 1, 1], bias: false, stride: (2, 2)),

@@ -335,6 +335,12 @@ enum GradCheckTable {
                 // fixed seeds no value lies within eps of the kink (the check would fail if one did).
                 $0[0].conv2d(weight: $0[1], padding: (1, 1)).relu().conv2d(weight: $0[2], stride: (2, 2))
             },
+            .init("conv2d with fused relu → conv2d", .conv, ops: ["conv2d", "relu"],
+                  [InputSpec([1, 2, 6, 6]), InputSpec([3, 2, 3, 3]), InputSpec([3]), InputSpec([2, 3, 3, 3])]) {
+                // As above: fixed seeds keep the fused ReLU's input away from its kink.
+                $0[0].conv2d(weight: $0[1], bias: $0[2], padding: (1, 1), relu: true)
+                    .conv2d(weight: $0[3], stride: (2, 2))
+            },
         ]
     }
 

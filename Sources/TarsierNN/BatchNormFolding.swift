@@ -1,0 +1,54 @@
+import TarsierCore
+
+/// Convolution followed by batch norm, the block CNNs repeat. In evaluation mode without gradient
+/// recording the batch norm is a fixed affine map per channel, so it folds into the convolution:
+/// `W' = W·s` and `b' = (b − mean)·s + β` with `s = γ / √(var + ε)`. One convolution then runs
+/// instead of a convolution plus a batch-norm pass over the activations (and a following ReLU
+/// is applied as the convolution writes its output). The folded weights are
+/// kept and rebuilt when any of the six tensors changes (their storages' versions).
+extension Conv2d {
+    /// `batchNorm(self(x))`, then ReLU when `relu` is true; folded when both modules are in
+    /// evaluation mode and gradients are not being recorded.
+    /// - Parameters:
+    ///   - x: The convolution's input.
+    ///   - batchNorm: The batch norm applied to the convolution's output.
+    ///   - relu: Whether a ReLU follows.
+    public func callAsFunction(_ x: Tensor, batchNorm: BatchNorm, relu: Bool = false) throws -> Tensor {
+        guard !isTraining, !batchNorm.isTraining, !Autograd.isRecording,
+              batchNorm.featureCount == outputChannels else {
+            let y = try batchNorm(self(x))
+            return relu ? y.relu() : y
+        }
+        let folded = foldedWeights(with: batchNorm)
+        return try convolve(x, weight: folded.weight, bias: folded.bias, relu: relu)
+    }
+
+    private func foldedWeights(with bn: BatchNorm) -> FoldedConvolution {
+        let sources: [Tensor?] = [weight, bias, bn.weight, bn.bias, bn.runningMean, bn.runningVar]
+        let key: [UInt64] = sources.flatMap { tensor -> [UInt64] in
+            guard let tensor else { return [0, 0] }
+            return [tensor.storage.identity, tensor.storage.version]
+        }
+        if let cached = _folded, cached.key == key { return cached }
+        let folded: FoldedConvolution = Autograd.withNoGrad {
+            let scale = bn.weight / (bn.runningVar + bn.epsilon).sqrt()
+            let weight = self.weight * scale.reshaped([outputChannels, 1, 1, 1])
+            let shift = (bias ?? Tensor(zeros: [outputChannels], dtype: self.weight.dtype,
+                                        device: self.weight.device))
+            let bias = (shift - bn.runningMean) * scale + bn.bias
+            // Leaves, so that inference convolutions keep their reordered copies as they do for
+            // parameters (see CPUBackend.conv2d); they never take part in a backward pass.
+            return FoldedConvolution(key: key, weight: weight.contiguous().requiringGrad(),
+                                     bias: bias.contiguous().requiringGrad())
+        }
+        _folded = folded
+        return folded
+    }
+}
+
+/// A convolution's weight and bias with a batch norm folded in, and what they were built from.
+struct FoldedConvolution {
+    let key: [UInt64]
+    let weight: Tensor
+    let bias: Tensor
+}
