@@ -292,9 +292,10 @@ final class Edge {
         deinit { buffer.deallocate() }
     }
 
-    /// A plan keeps at most this many cached copies per argument; past it the cache restarts
-    /// (models are rebuilt, weights are replaced: old entries would otherwise pile up).
+    /// A plan keeps at most this many cached copies (and bytes) per argument; past either the
+    /// cache restarts (models are rebuilt, weights are replaced: old entries would pile up).
     static let maximumCachedCopies = 256
+    static let maximumCachedBytes = 512 << 20
 
     /// Points `inner` at the cached copy for `operand`, and returns whether that copy is current
     /// (otherwise the caller reorders into it and it becomes current).
@@ -308,7 +309,10 @@ final class Edge {
             current = existing.version == operand.version
             existing.version = operand.version
         } else {
-            if cachedCopies.count >= Self.maximumCachedCopies { cachedCopies.removeAll() }
+            if cachedCopies.count >= Self.maximumCachedCopies
+                || (cachedCopies.count + 1) * innerBytes > Self.maximumCachedBytes {
+                cachedCopies.removeAll()
+            }
             copy = CachedCopy(version: operand.version, bytes: innerBytes)
             cachedCopies[key] = copy
         }

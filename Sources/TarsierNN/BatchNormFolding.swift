@@ -30,19 +30,27 @@ extension Conv2d {
             return [tensor.storage.identity, tensor.storage.version]
         }
         if let cached = _folded, cached.key == key { return cached }
-        let folded: FoldedConvolution = Autograd.withNoGrad {
+        let (weight, bias): (Tensor, Tensor) = Autograd.withNoGrad {
             let scale = bn.weight / (bn.runningVar + bn.epsilon).sqrt()
             let weight = self.weight * scale.reshaped([outputChannels, 1, 1, 1])
-            let shift = (bias ?? Tensor(zeros: [outputChannels], dtype: self.weight.dtype,
-                                        device: self.weight.device))
-            let bias = (shift - bn.runningMean) * scale + bn.bias
+            let shift = (self.bias ?? Tensor(zeros: [outputChannels], dtype: self.weight.dtype,
+                                             device: self.weight.device))
+            return (weight, (shift - bn.runningMean) * scale + bn.bias)
+        }
+        // Rebuilt in place when possible: the kernels' copies are keyed by storage, so new
+        // tensors every epoch would leave the old copies behind until their cache restarts.
+        if let previous = _folded, previous.weight.shape == weight.shape,
+           previous.weight.dtype == weight.dtype, previous.weight.device == weight.device {
+            previous.weight.assign(weight)
+            previous.bias.assign(bias)
+            _folded = FoldedConvolution(key: key, weight: previous.weight, bias: previous.bias)
+        } else {
             // Leaves, so that inference convolutions keep their reordered copies as they do for
             // parameters (see CPUBackend.conv2d); they never take part in a backward pass.
-            return FoldedConvolution(key: key, weight: weight.contiguous().requiringGrad(),
-                                     bias: bias.contiguous().requiringGrad())
+            _folded = FoldedConvolution(key: key, weight: weight.contiguous().requiringGrad(),
+                                        bias: bias.contiguous().requiringGrad())
         }
-        _folded = folded
-        return folded
+        return _folded ?? FoldedConvolution(key: key, weight: weight, bias: bias)
     }
 }
 

@@ -1,5 +1,5 @@
 import TarsierCore
-import TarsierNN
+@testable import TarsierNN
 import TarsierSupport
 import TarsierVision
 import XCTest
@@ -53,9 +53,13 @@ final class BatchNormFoldingTests: XCTestCase {
         guard let bn = layers[1] as? BatchNorm, let conv = layers[0] as? Conv2d else {
             return XCTFail("layers")
         }
+        let foldedStorage = conv._folded?.weight.storage.identity
         bn.runningVar.assign(bn.runningVar * 4)
         conv.weight.withMutableFloats { values in for i in values.indices { values[i] *= -1 } }
         let refolded = try Autograd.withNoGrad { try model(x) }
+        // Rebuilt in place, so the kernels' cached copy of it is reused rather than left behind.
+        XCTAssertNotNil(foldedStorage)
+        XCTAssertEqual(conv._folded?.weight.storage.identity, foldedStorage)
         let changed = try Autograd.withNoGrad { try unfolded(layers, x) }
         XCTAssertLessThan(relativeError(refolded, changed), 1e-5)
         XCTAssertGreaterThan(relativeError(refolded, folded), 1e-2)
