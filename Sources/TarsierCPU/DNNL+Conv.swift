@@ -54,7 +54,7 @@ extension DNNL {
                                      inferenceWeight: OperandVersion? = nil) {
         let half = bfloat16Convolutions.contains(.forward)
         let inference = inferenceWeight != nil
-        let algorithm = ConvPlans.algorithm(g, bfloat16: half, cachedWeight: inference)
+        let algorithm = ConvPlans.algorithm(g, .forward, bfloat16: half, cachedWeight: inference)
         let plan = DNNLContext.shared.plan(.convForward(g, bias: bias != nil, bfloat16: half,
                                                         algorithm, inference: inference, relu: relu)) {
             ConvPlans.forward(g, bias: bias != nil, bfloat16: half, algorithm: algorithm,
@@ -77,7 +77,7 @@ extension DNNL {
                                           weight: UnsafePointer<Float>,
                                           sourceGradient: UnsafeMutablePointer<Float>) {
         let half = bfloat16Convolutions.contains(.backwardData)
-        let algorithm = ConvPlans.algorithm(g, bfloat16: half)
+        let algorithm = ConvPlans.algorithm(g, .backwardData, bfloat16: half)
         let plan = DNNLContext.shared.plan(.convBackwardData(g, bfloat16: half, algorithm)) {
             ConvPlans.backwardData(g, bfloat16: half, algorithm: algorithm)
         }
@@ -100,7 +100,7 @@ extension DNNL {
                                              biasGradient: UnsafeMutablePointer<Float>?) {
         let hasBias = biasGradient != nil
         let half = bfloat16Convolutions.contains(.backwardWeights)
-        let algorithm = ConvPlans.algorithm(g, bfloat16: half)
+        let algorithm = ConvPlans.algorithm(g, .backwardWeights, bfloat16: half)
         let plan = DNNLContext.shared.plan(.convBackwardWeights(g, bias: hasBias, bfloat16: half,
                                                                 algorithm)) {
             ConvPlans.backwardWeights(g, bias: hasBias, bfloat16: half, algorithm: algorithm)
@@ -113,16 +113,18 @@ extension DNNL {
 }
 
 extension DNNL {
-    /// The names of the plans the three passes of `g` run (algorithm and oneDNN implementation),
-    /// building them if needed; for tests and diagnostics.
+    /// The names of the plans `g` runs (algorithm and oneDNN implementation): training forward,
+    /// backward data, backward weights and inference forward, building them if needed; for
+    /// tests and diagnostics.
     static func convolutionPlanNames(_ g: ConvGeometry) -> [String] {
         let passes = bfloat16Convolutions
         let context = DNNLContext.shared
         let forwardHalf = passes.contains(.forward), dataHalf = passes.contains(.backwardData)
         let weightsHalf = passes.contains(.backwardWeights)
-        let forward = ConvPlans.algorithm(g, bfloat16: forwardHalf)
-        let data = ConvPlans.algorithm(g, bfloat16: dataHalf)
-        let weights = ConvPlans.algorithm(g, bfloat16: weightsHalf)
+        let forward = ConvPlans.algorithm(g, .forward, bfloat16: forwardHalf)
+        let inference = ConvPlans.algorithm(g, .forward, bfloat16: forwardHalf, cachedWeight: true)
+        let data = ConvPlans.algorithm(g, .backwardData, bfloat16: dataHalf)
+        let weights = ConvPlans.algorithm(g, .backwardWeights, bfloat16: weightsHalf)
         return [
             context.plan(.convForward(g, bias: false, bfloat16: forwardHalf, forward,
                                       inference: false, relu: false)) {
@@ -133,6 +135,11 @@ extension DNNL {
             }.name,
             context.plan(.convBackwardWeights(g, bias: false, bfloat16: weightsHalf, weights)) {
                 ConvPlans.backwardWeights(g, bias: false, bfloat16: weightsHalf, algorithm: weights)
+            }.name,
+            context.plan(.convForward(g, bias: false, bfloat16: forwardHalf, inference,
+                                      inference: true, relu: false)) {
+                ConvPlans.forward(g, bias: false, bfloat16: forwardHalf, algorithm: inference,
+                                  inference: true)
             }.name,
         ]
     }
@@ -173,9 +180,15 @@ enum ConvPlans {
     /// is one its kernels cover and that is large enough to gain; oneDNN may still decline it
     /// (see `makeDesc`). Outputs under 4x4 would mostly compute tile padding, and fewer than 16
     /// channels would be padded to 16 (a 3x3 stem on a gray image would do 16x the work).
-    /// With `cachedWeight` the weight transform is paid once, so fewer tiles suffice.
-    static func algorithm(_ g: ConvGeometry, bfloat16: Bool,
+    /// `cachedWeight` marks an inference forward pass: its weight transform is paid once, so
+    /// fewer tiles suffice.
+    static func algorithm(_ g: ConvGeometry, _ pass: ConvolutionPasses, bfloat16: Bool,
                           cachedWeight: Bool = false) -> ConvAlgorithm {
+        // A training forward pass stays direct: Winograd's rounding (about 2e-6 of the output's
+        // scale) moved ReLU and max-pool decisions enough to change VGG-11-BN's input gradient
+        // by 2% against PyTorch's. Backward passes make no such decisions, and inference
+        // outputs are continuous in it.
+        guard pass != .forward || cachedWeight else { return .direct }
         let minimumTiles = cachedWeight ? winogradMinimumTilesCachedWeight : winogradMinimumTiles
         let tiles = g.batch * ((g.outHeight + 3) / 4) * ((g.outWidth + 3) / 4)
         let eligible = g.kernelHeight == 3 && g.kernelWidth == 3 && g.strideHeight == 1

@@ -55,6 +55,15 @@ public final class CPUBackend: ReferenceBackend {
         deinit { bytes.deallocate() }
     }
 
+    /// What `NarrowMaxPool`'s backward pass needs: the forward input and output.
+    final class NarrowPoolInputs: MaxPoolSavedState {
+        let source: Tensor, destination: Tensor
+        init(source: Tensor, destination: Tensor) {
+            self.source = source
+            self.destination = destination
+        }
+    }
+
     /// Below this many elements the plain loops beat a oneDNN call.
     static let parallelElementwiseThreshold = 1 << 15
 
@@ -165,12 +174,25 @@ public final class CPUBackend: ReferenceBackend {
         guard x.dtype == .float32 else { return super.maxPool2d(x.contiguous(), geometry: geometry, training: training) }
         let g = layout(geometry, x)
         let y = output([g.batch, g.channels, g.outHeight, g.outWidth], like: x)
+        if NarrowMaxPool.applies(g) {
+            NarrowMaxPool.forward(g, source: x.storage.floats, destination: y.storage.floats)
+            return (y, training ? NarrowPoolInputs(source: x, destination: y) : nil)
+        }
         let workspace = training ? Workspace(byteCount: DNNL.maxPoolWorkspaceByteCount(g)) : nil
         DNNL.maxPool2dForward(g, source: x.storage.floats, destination: y.storage.floats, workspace: workspace?.bytes)
         return (y, workspace)
     }
 
     public override func maxPool2dBackward(_ gradient: Tensor, saved: MaxPoolSavedState, geometry: PoolGeometry) -> Tensor {
+        if let inputs = saved as? NarrowPoolInputs {
+            let g = layout(geometry, gradient)
+            let gx = output([g.batch, g.channels, g.inHeight, g.inWidth], like: gradient)
+            NarrowMaxPool.backward(g, source: inputs.source.storage.floats,
+                                   destination: inputs.destination.storage.floats,
+                                   destinationGradient: gradient.storage.floats,
+                                   sourceGradient: gx.storage.floats)
+            return gx
+        }
         guard let workspace = saved as? Workspace else {
             return super.maxPool2dBackward(gradient.contiguous(), saved: saved, geometry: geometry)
         }

@@ -27,6 +27,20 @@ final class ConvTests: XCTestCase {
                 DNNL.conv2dForward(g, source: x, weight: w, bias: nil, destination: &y)
             }
             assertClose(y, ReferenceConv.forward(s, x, w, b), "forward \(label)", file: file, line: line)
+            // Inference: the plan keeps the reordered weight (a new version each round).
+            let version = OperandVersion(identity: seed, offset: 0, version: UInt64(round))
+            var inferred = [Float](repeating: .nan, count: dy.count)
+            for _ in 0..<2 {
+                if let b {
+                    DNNL.conv2dForward(g, source: x, weight: w, bias: b, destination: &inferred,
+                                       inferenceWeight: version)
+                } else {
+                    DNNL.conv2dForward(g, source: x, weight: w, bias: nil, destination: &inferred,
+                                       inferenceWeight: version)
+                }
+            }
+            assertClose(inferred, ReferenceConv.forward(s, x, w, b), "inference forward \(label)",
+                        file: file, line: line)
 
             var dx = [Float](repeating: .nan, count: x.count)
             DNNL.conv2dBackwardData(g, destinationGradient: dy, weight: w, sourceGradient: &dx)
@@ -102,8 +116,9 @@ final class ConvTests: XCTestCase {
                      groups: s.groups)
     }
 
-    /// 3x3 stride-1 convolutions with at least 64 output tiles run Winograd F(4x4, 3x3) in all
-    /// three passes and agree with the reference as closely as the direct kernels must.
+    /// 3x3 stride-1 convolutions with at least 64 output tiles run Winograd F(4x4, 3x3) in both
+    /// backward passes and in inference, and agree with the reference as closely as the direct
+    /// kernels must.
     func testWinogradShapes() {
         // The last has channel counts oneDNN pads to multiples of 16.
         let eligible = [shape(n: 4, c: 16, h: 16, w: 16, o: 32, k: (3, 3), p: (1, 1)),
@@ -111,7 +126,10 @@ final class ConvTests: XCTestCase {
                         shape(n: 2, c: 16, h: 34, w: 34, o: 16, k: (3, 3)),
                         shape(n: 4, c: 17, h: 16, w: 16, o: 24, k: (3, 3), p: (1, 1))]
         for (index, s) in eligible.enumerated() {
-            for name in DNNL.convolutionPlanNames(geometry(s)) {
+            // Training forward passes stay direct (see ConvPlans.algorithm).
+            let names = DNNL.convolutionPlanNames(geometry(s))
+            XCTAssertTrue(names[0].contains("direct"), "\(geometry(s)): \(names[0])")
+            for name in names.dropFirst() {
                 XCTAssertTrue(name.contains("winograd"), "\(geometry(s)): \(name)")
             }
             check(s, bias: index != 1, seed: 20 + UInt64(index))
@@ -145,7 +163,9 @@ final class ConvTests: XCTestCase {
         }
         func errors() -> [Double] {
             var y = [Float](repeating: .nan, count: expected.count)
-            DNNL.conv2dForward(g, source: x, weight: w, bias: nil, destination: &y)
+            // The inference forward pass (training forward passes are always direct).
+            DNNL.conv2dForward(g, source: x, weight: w, bias: nil, destination: &y,
+                               inferenceWeight: OperandVersion(identity: 99, offset: 0, version: 0))
             var dx = [Float](repeating: .nan, count: x.count)
             DNNL.conv2dBackwardData(g, destinationGradient: dy, weight: w, sourceGradient: &dx)
             var dw = [Float](repeating: .nan, count: w.count)

@@ -140,6 +140,16 @@ final class BackendParityTests: XCTestCase {
                 $0[0].maxPool2d(kernel: (3, 3), stride: (2, 2), padding: (1, 1))
             }),
             ParityCase("maxPool2d 2x2 odd width", [InputSpec([3, 3, 6, 7])], single: { $0[0].maxPool2d(kernel: (2, 2)) }),
+            // 2x2 over fewer than 16 channels-last channels (as after a convolution) runs
+            // NarrowMaxPool: ties (three levels; the gradient must go to the first maximum),
+            // odd height, batch 1.
+            ParityCase("maxPool2d 2x2, 6 channels-last channels, ties",
+                       [InputSpec([4, 6, 10, 11], .levels([-0.5, 0, 0.25]))], single: {
+                $0[0].channelsLast().maxPool2d(kernel: (2, 2))
+            }),
+            ParityCase("maxPool2d 2x2, 6 channels-last channels, batch 1, odd height", [InputSpec([1, 6, 9, 8])], single: {
+                $0[0].channelsLast().maxPool2d(kernel: (2, 2))
+            }),
             ParityCase("maxPool2d 2x2 ceil", [InputSpec([1, 5, 7, 7])], single: { $0[0].maxPool2d(kernel: (2, 2), ceilMode: true) }),
             ParityCase("maxPool2d 3x3 s2 ceil", [InputSpec([1, 3, 8, 8])], single: {
                 $0[0].maxPool2d(kernel: (3, 3), stride: (2, 2), ceilMode: true)

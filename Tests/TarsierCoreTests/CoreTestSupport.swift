@@ -11,6 +11,8 @@ enum ValueDomain {
     /// A random permutation of `start + k·step` (k = 0..<count): no ties, gaps of `step`, so max
     /// reductions, max pooling and `maximum` stay differentiable under small perturbations.
     case distinct(start: Double, step: Double)
+    /// Each value drawn from these few: many exact ties, to test which tied input a max picks.
+    case levels([Double])
 
     static let symmetric = ValueDomain.uniform(-1, 1)
     static let positive = ValueDomain.uniform(0.5, 2)
@@ -25,6 +27,8 @@ enum ValueDomain {
                 let m = low + (high - low) * generator.nextUnitDouble()
                 return generator.nextUnitDouble() < 0.5 ? -m : m
             }
+        case .levels(let levels):
+            return (0..<count).map { _ in levels[generator.nextInt(below: levels.count)] }
         case .distinct(let start, let step):
             var order = Array(0..<count)
             for i in stride(from: count - 1, to: 0, by: -1) {
