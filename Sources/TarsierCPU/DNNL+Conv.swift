@@ -383,8 +383,11 @@ enum ConvPlans {
 /// storage identity, the element offset in it, and the storage's version (bumped by in-place
 /// writes). Equal values mean equal contents.
 public struct OperandVersion: Hashable, Sendable {
+    /// The owning storage's process-unique identity.
     public var identity: UInt64
+    /// The operand's first element in that storage.
     public var offset: Int
+    /// The storage's mutation count when the operand was read.
     public var version: UInt64
 
     /// Creates an operand version.
