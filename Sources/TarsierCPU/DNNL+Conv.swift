@@ -7,9 +7,10 @@ import Glibc
 // Convolutions let oneDNN choose its layouts (`format_tag_any`, typically nChw16c activations
 // and blocked weights) and reorder from and to the caller's plain NCHW/OIHW at the edges: on
 // this machine that is up to 4x faster than running on plain layouts (backward weights most).
-// Float32 3x3 stride-1 convolutions may use Winograd F(4x4, 3x3) (`DNNL.winogradConvolutions`):
-// on this CPU it runs 1.4-2x faster than the direct kernels in all three passes, including
-// the reorders between channels-last and the blocked layout it needs.
+// Float32 3x3 stride-1 convolutions may use Winograd F(4x4, 3x3) in backward passes and in
+// inference (`DNNL.winogradConvolutions`, `ConvPlans.algorithm`): on this CPU its kernels ran
+// 1.2-2.3x faster than the direct ones on ResNet-18's layers (batch 16), before the reorders to
+// and from the blocked layout it needs.
 
 extension DNNL {
     /// The convolution passes that compute in bfloat16: operands rounded to bf16, products
@@ -22,9 +23,10 @@ extension DNNL {
 
     /// Whether Float32 convolutions with 3x3 kernels, stride 1, no dilation and no groups use
     /// oneDNN's Winograd F(4x4, 3x3) kernels where it has them (blocked layouts, AVX-512),
-    /// falling back to the direct algorithm elsewhere. Winograd trades a few ulps of accuracy
-    /// (measured in `WinogradTests`) for about half the arithmetic. Passes that run in bf16
-    /// always use the direct algorithm. The default is on; the environment variable
+    /// falling back to the direct algorithm elsewhere: in backward passes and in inference,
+    /// never in a training forward pass (see `ConvPlans.algorithm`). Its rounding is about 8x the
+    /// direct kernel's (measured in `ConvTests`). Passes that run in bf16 always use the direct
+    /// algorithm. The default is on; the environment variable
     /// `TARSIER_WINOGRAD=off` (or `0`) turns it off for a whole process.
     public static var winogradConvolutions: Bool {
         get { ConvPlans.winograd.load(ordering: .relaxed) }
@@ -52,14 +54,8 @@ extension DNNL {
                                      weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                                      destination: UnsafeMutablePointer<Float>, relu: Bool = false,
                                      inferenceWeight: OperandVersion? = nil) {
-        let half = bfloat16Convolutions.contains(.forward)
-        let inference = inferenceWeight != nil
-        let algorithm = ConvPlans.algorithm(g, .forward, bfloat16: half, cachedWeight: inference)
-        let plan = DNNLContext.shared.plan(.convForward(g, bias: bias != nil, bfloat16: half,
-                                                        algorithm, inference: inference, relu: relu)) {
-            ConvPlans.forward(g, bias: bias != nil, bfloat16: half, algorithm: algorithm,
-                              inference: inference, relu: relu)
-        }
+        let plan = ConvPlans.forwardPlan(g, bias: bias != nil, relu: relu,
+                                         inference: inferenceWeight != nil)
         var bindings = [(DNNL_ARG_SRC, raw(source)), (DNNL_ARG_WEIGHTS, raw(weight)),
                         (DNNL_ARG_DST, raw(destination))]
         if let bias { bindings.append((DNNL_ARG_BIAS, raw(bias))) }
@@ -76,12 +72,7 @@ extension DNNL {
                                           destinationGradient: UnsafePointer<Float>,
                                           weight: UnsafePointer<Float>,
                                           sourceGradient: UnsafeMutablePointer<Float>) {
-        let half = bfloat16Convolutions.contains(.backwardData)
-        let algorithm = ConvPlans.algorithm(g, .backwardData, bfloat16: half)
-        let plan = DNNLContext.shared.plan(.convBackwardData(g, bfloat16: half, algorithm)) {
-            ConvPlans.backwardData(g, bfloat16: half, algorithm: algorithm)
-        }
-        plan.execute([(DNNL_ARG_DIFF_DST, raw(destinationGradient)),
+        ConvPlans.backwardDataPlan(g).execute([(DNNL_ARG_DIFF_DST, raw(destinationGradient)),
                       (DNNL_ARG_WEIGHTS, raw(weight)),
                       (DNNL_ARG_DIFF_SRC, raw(sourceGradient))])
     }
@@ -98,13 +89,7 @@ extension DNNL {
                                              destinationGradient: UnsafePointer<Float>,
                                              weightGradient: UnsafeMutablePointer<Float>,
                                              biasGradient: UnsafeMutablePointer<Float>?) {
-        let hasBias = biasGradient != nil
-        let half = bfloat16Convolutions.contains(.backwardWeights)
-        let algorithm = ConvPlans.algorithm(g, .backwardWeights, bfloat16: half)
-        let plan = DNNLContext.shared.plan(.convBackwardWeights(g, bias: hasBias, bfloat16: half,
-                                                                algorithm)) {
-            ConvPlans.backwardWeights(g, bias: hasBias, bfloat16: half, algorithm: algorithm)
-        }
+        let plan = ConvPlans.backwardWeightsPlan(g, bias: biasGradient != nil)
         var bindings = [(DNNL_ARG_SRC, raw(source)), (DNNL_ARG_DIFF_DST, raw(destinationGradient)),
                         (DNNL_ARG_DIFF_WEIGHTS, raw(weightGradient))]
         if let biasGradient { bindings.append((DNNL_ARG_DIFF_BIAS, raw(biasGradient))) }
@@ -117,31 +102,9 @@ extension DNNL {
     /// backward data, backward weights and inference forward, building them if needed; for
     /// tests and diagnostics.
     static func convolutionPlanNames(_ g: ConvGeometry) -> [String] {
-        let passes = bfloat16Convolutions
-        let context = DNNLContext.shared
-        let forwardHalf = passes.contains(.forward), dataHalf = passes.contains(.backwardData)
-        let weightsHalf = passes.contains(.backwardWeights)
-        let forward = ConvPlans.algorithm(g, .forward, bfloat16: forwardHalf)
-        let inference = ConvPlans.algorithm(g, .forward, bfloat16: forwardHalf, cachedWeight: true)
-        let data = ConvPlans.algorithm(g, .backwardData, bfloat16: dataHalf)
-        let weights = ConvPlans.algorithm(g, .backwardWeights, bfloat16: weightsHalf)
-        return [
-            context.plan(.convForward(g, bias: false, bfloat16: forwardHalf, forward,
-                                      inference: false, relu: false)) {
-                ConvPlans.forward(g, bias: false, bfloat16: forwardHalf, algorithm: forward)
-            }.name,
-            context.plan(.convBackwardData(g, bfloat16: dataHalf, data)) {
-                ConvPlans.backwardData(g, bfloat16: dataHalf, algorithm: data)
-            }.name,
-            context.plan(.convBackwardWeights(g, bias: false, bfloat16: weightsHalf, weights)) {
-                ConvPlans.backwardWeights(g, bias: false, bfloat16: weightsHalf, algorithm: weights)
-            }.name,
-            context.plan(.convForward(g, bias: false, bfloat16: forwardHalf, inference,
-                                      inference: true, relu: false)) {
-                ConvPlans.forward(g, bias: false, bfloat16: forwardHalf, algorithm: inference,
-                                  inference: true)
-            }.name,
-        ]
+        [ConvPlans.forwardPlan(g, bias: false, relu: false, inference: false),
+         ConvPlans.backwardDataPlan(g), ConvPlans.backwardWeightsPlan(g, bias: false),
+         ConvPlans.forwardPlan(g, bias: false, relu: false, inference: true)].map(\.name)
     }
 }
 
@@ -167,6 +130,36 @@ enum ConvPlans {
     static func winogradDefault() -> Bool {
         guard let value = getenv("TARSIER_WINOGRAD") else { return true }
         return !["0", "off", "false", "no"].contains(String(cString: value).lowercased())
+    }
+
+    /// The cached forward plan for `g` under the current precision and Winograd settings.
+    static func forwardPlan(_ g: ConvGeometry, bias: Bool, relu: Bool, inference: Bool) -> Plan {
+        let half = DNNL.bfloat16Convolutions.contains(.forward)
+        let algorithm = algorithm(g, .forward, bfloat16: half, cachedWeight: inference)
+        return DNNLContext.shared.plan(.convForward(g, bias: bias, bfloat16: half, algorithm,
+                                                    inference: inference, relu: relu)) {
+            forward(g, bias: bias, bfloat16: half, algorithm: algorithm, inference: inference,
+                    relu: relu)
+        }
+    }
+
+    /// The cached backward-data plan for `g`.
+    static func backwardDataPlan(_ g: ConvGeometry) -> Plan {
+        let half = DNNL.bfloat16Convolutions.contains(.backwardData)
+        let algorithm = algorithm(g, .backwardData, bfloat16: half)
+        return DNNLContext.shared.plan(.convBackwardData(g, bfloat16: half, algorithm)) {
+            backwardData(g, bfloat16: half, algorithm: algorithm)
+        }
+    }
+
+    /// The cached backward-weights plan for `g`.
+    static func backwardWeightsPlan(_ g: ConvGeometry, bias: Bool) -> Plan {
+        let half = DNNL.bfloat16Convolutions.contains(.backwardWeights)
+        let algorithm = algorithm(g, .backwardWeights, bfloat16: half)
+        return DNNLContext.shared.plan(.convBackwardWeights(g, bias: bias, bfloat16: half,
+                                                            algorithm)) {
+            backwardWeights(g, bias: bias, bfloat16: half, algorithm: algorithm)
+        }
     }
 
     /// Fewest 4x4 output tiles (over the batch) for which Winograd is chosen: below it the
@@ -307,7 +300,7 @@ enum ConvPlans {
         ]
         if bias { edges.append((DNNL_ARG_BIAS, Edge(.input, plain: plain.bias, "conv fwd bias"))) }
         return Plan("convolution forward \(chosen)\(relu ? " + relu" : "") [\(context.implementation(pd))]", pd: pd,
-                    edges: edges)
+                    edges: edges, cacheable: inference ? [DNNL_ARG_WEIGHTS] : [])
     }
 
     static func backwardData(_ g: ConvGeometry, bfloat16: Bool, algorithm: ConvAlgorithm) -> Plan {

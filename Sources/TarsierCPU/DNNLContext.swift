@@ -373,7 +373,10 @@ final class Plan: @unchecked Sendable {
     private let primitive: dnnl_primitive_t
     private let edges: [(arg: Int32, edge: Edge)]
     private let args: [dnnl_exec_arg_t]
-    /// Where each reordered operand starts in the staging buffer, and the bytes needed in all.
+    /// Inputs whose reordered copies the plan keeps between calls (`execute`'s `cached`); they
+    /// take no room in the staging buffer.
+    private let cacheable: Set<Int32>
+    /// Where each other reordered operand starts in the staging buffer, and the bytes needed.
     private let stagingOffsets: [Int]
     private let stagingBytes: Int
     /// Size of the workspace the caller owns (max pooling), else 0.
@@ -383,18 +386,20 @@ final class Plan: @unchecked Sendable {
 
     /// Creates the primitive from `pd`; the caller still owns (and destroys) `pd`.
     init(_ name: String, pd: dnnl_primitive_desc_t, edges: [(arg: Int32, edge: Edge)],
-         workspaceBytes: Int = 0) {
+         workspaceBytes: Int = 0, cacheable: Set<Int32> = []) {
         self.name = name
         self.primitive = DNNLContext.shared.primitive(pd, name)
         self.edges = edges
         self.args = edges.map { dnnl_exec_arg_t(arg: $0.arg, memory: $0.edge.memory) }
         var offsets: [Int] = []
         var total = 0
-        for (_, edge) in edges {
+        for (arg, edge) in edges {
             offsets.append(total)
+            guard !cacheable.contains(arg) else { continue }
             let align = StagingBuffer.alignment
             total += (edge.innerBytes + align - 1) / align * align
         }
+        self.cacheable = cacheable
         stagingOffsets = offsets
         stagingBytes = total
         self.workspaceBytes = workspaceBytes
@@ -419,9 +424,9 @@ final class Plan: @unchecked Sendable {
             }
             var current: Set<Int32> = []
             for (arg, operand) in cached {
-                guard let edge = edges.first(where: { $0.arg == arg })?.edge,
-                      edge.direction == .input else {
-                    preconditionFailure("\(name): argument \(arg) cannot be cached")
+                guard cacheable.contains(arg),
+                      let edge = edges.first(where: { $0.arg == arg })?.edge else {
+                    preconditionFailure("\(name): argument \(arg) is not cacheable in this plan")
                 }
                 if edge.bindCachedCopy(operand) { current.insert(arg) }
             }
@@ -429,7 +434,7 @@ final class Plan: @unchecked Sendable {
                 run(skippingReordersOf: current)
             } else {
                 StagingBuffer.shared.with(bytes: stagingBytes) { staging in
-                    for ((arg, edge), offset) in zip(edges, stagingOffsets) where cached[arg] == nil {
+                    for ((arg, edge), offset) in zip(edges, stagingOffsets) where !cacheable.contains(arg) {
                         guard let inner = edge.inner else { continue }
                         dnnlCheck(dnnl_memory_set_data_handle(inner, staging + offset),
                                   "memory_set_data_handle (\(name))")
