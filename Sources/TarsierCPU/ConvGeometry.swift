@@ -78,6 +78,25 @@ public struct ConvGeometry: Hashable, Sendable {
             * (inChannels / groups) * kernelHeight * kernelWidth
     }
 
+    /// The forward convolution whose output is this one's source gradient: it convolves the
+    /// destination gradient with the weight flipped in both spatial axes and its input and
+    /// output channels swapped (per group), padded by `dilation (kernel - 1) - padding`. Only
+    /// stride-1 convolutions whose padding is at most the dilated kernel's reach have one
+    /// (nil otherwise).
+    public var transposedForBackwardData: ConvGeometry? {
+        let reachHeight = dilationHeight * (kernelHeight - 1), reachWidth = dilationWidth * (kernelWidth - 1)
+        guard strideHeight == 1 && strideWidth == 1 && padHeight <= reachHeight && padWidth <= reachWidth
+        else { return nil }
+        var transposed = ConvGeometry(batch: batch, inChannels: outChannels, inHeight: outHeight,
+                                      inWidth: outWidth, outChannels: inChannels,
+                                      kernelHeight: kernelHeight, kernelWidth: kernelWidth,
+                                      padHeight: reachHeight - padHeight, padWidth: reachWidth - padWidth,
+                                      dilationHeight: dilationHeight, dilationWidth: dilationWidth,
+                                      groups: groups)
+        transposed.channelsLast = channelsLast
+        return transposed
+    }
+
     /// Traps when the geometry cannot describe a convolution.
     func validate() {
         precondition(batch > 0 && inChannels > 0 && inHeight > 0 && inWidth > 0,

@@ -185,6 +185,39 @@ final class ConvTests: XCTestCase {
         }
     }
 
+    /// bf16 backward-data passes of stride-1 convolutions run as the forward convolution of the
+    /// transposed geometry (flipped, channel-swapped weight) and agree with the reference to
+    /// bf16's precision; strided ones keep oneDNN's backward-data kernel. Covers odd channel
+    /// counts, groups, dilation, rectangular kernels, no padding and batch 1.
+    func testBFloat16BackwardDataAsTransposedForward() {
+        let transposable = [shape(n: 2, c: 5, h: 9, w: 7, o: 6, k: (3, 3), p: (1, 1)),
+                            shape(n: 1, c: 32, h: 8, w: 8, o: 48, k: (3, 3), p: (1, 1)),
+                            shape(n: 3, c: 6, h: 11, w: 10, o: 4, k: (3, 3), p: (2, 2), d: (2, 2), groups: 2),
+                            shape(n: 2, c: 4, h: 6, w: 9, o: 3, k: (1, 3), p: (0, 1)),
+                            shape(n: 2, c: 3, h: 8, w: 8, o: 5, k: (5, 5)),
+                            shape(n: 2, c: 8, h: 5, w: 5, o: 8, k: (1, 1))]
+        let strided = shape(n: 2, c: 5, h: 9, w: 9, o: 6, k: (3, 3), s: (2, 2), p: (1, 1))
+        let previous = DNNL.bfloat16Convolutions
+        defer { DNNL.bfloat16Convolutions = previous }
+        DNNL.bfloat16Convolutions = [.backwardData]
+        var random = TestRandom(seed: 41)
+        for s in transposable + [strided] {
+            let g = geometry(s)
+            let name = DNNL.convolutionPlanNames(g)[1]
+            XCTAssertEqual(name.hasPrefix("convolution forward"), g.strideHeight == 1, "\(g): \(name)")
+            let w = random.floats(s.o * s.cg * s.kh * s.kw)
+            let dy = random.floats(s.n * s.o * s.oh * s.ow)
+            let expected = ReferenceConv.backwardData(s, dy, w)
+            var dx = [Float](repeating: .nan, count: s.n * s.c * s.h * s.w)
+            DNNL.conv2dBackwardData(g, destinationGradient: dy, weight: w, sourceGradient: &dx)
+            let scale = expected.map(abs).max() ?? 1
+            let error = zip(dx, expected).map { abs(Double($0) - $1) }.max() ?? .infinity
+            XCTAssertLessThan(error / scale, 2e-2, "\(g)")
+            // bf16 really ran: Float32 would agree to about 1e-7.
+            XCTAssertGreaterThan(error / scale, 1e-5, "\(g)")
+        }
+    }
+
     func testOutputSize() {
         let g = ConvGeometry(batch: 1, inChannels: 1, inHeight: 224, inWidth: 223, outChannels: 1,
                              kernelHeight: 7, kernelWidth: 7, strideHeight: 2, strideWidth: 2,

@@ -6,17 +6,29 @@ import TarsierSupport
 /// mantissa: about 4e-3 relative per operand), and the switch restores Float32 exactly.
 final class MixedPrecisionTests: XCTestCase {
     func testBFloat16ConvolutionPassesAgreeWithReference() throws {
+        try checkBFloat16Passes(stride: 2, channelsLast: false, upstreamShape: [3, 6, 5, 4])
+    }
+
+    /// Stride 1 on channels-last activations: the bf16 backward-data pass runs as the
+    /// transposed forward convolution.
+    func testBFloat16StrideOneChannelsLast() throws {
+        try checkBFloat16Passes(stride: 1, channelsLast: true, upstreamShape: [3, 6, 9, 7])
+    }
+
+    private func checkBFloat16Passes(stride: Int, channelsLast: Bool, upstreamShape: [Int]) throws {
         var generator = SeededGenerator(seed: 11)
         let x = Tensor.normal([3, 5, 9, 7], generator: &generator)
         let w = Tensor.normal([6, 5, 3, 3], standardDeviation: 0.3, generator: &generator)
-        let upstream = Tensor.normal([3, 6, 5, 4], generator: &generator)
+        let upstream = Tensor.normal(upstreamShape, generator: &generator)
 
         func run(_ device: Device) -> (y: [Double], gx: [Double], gw: [Double]) {
             let xd = x.to(device).cast(to: device == .reference ? .float64 : .float32).requiringGrad()
             let wd = w.to(device).cast(to: xd.dtype).requiringGrad()
-            let y = xd.conv2d(weight: wd, stride: (2, 2), padding: (1, 1))
+            let input = channelsLast && device != .reference ? xd.channelsLast() : xd
+            let y = input.conv2d(weight: wd, stride: (stride, stride), padding: (1, 1))
             y.backward(gradient: upstream.to(device).cast(to: xd.dtype))
-            return (y.toDoubleArray(), xd.grad?.toDoubleArray() ?? [], wd.grad?.toDoubleArray() ?? [])
+            return (y.contiguous().toDoubleArray(), xd.grad?.contiguous().toDoubleArray() ?? [],
+                    wd.grad?.toDoubleArray() ?? [])
         }
         let reference = run(.reference)
         let previous = CPUBackend.bfloat16Convolutions
