@@ -98,6 +98,11 @@ extension DNNL {
                                              destinationGradient: UnsafePointer<Float>,
                                              weightGradient: UnsafeMutablePointer<Float>,
                                              biasGradient: UnsafeMutablePointer<Float>?) {
+        if SmallOutputConv.applies(g, bfloat16: bfloat16Convolutions.contains(.backwardWeights)) {
+            SmallOutputConv.backwardWeights(g, source: source, destinationGradient: destinationGradient,
+                                            weightGradient: weightGradient, biasGradient: biasGradient)
+            return
+        }
         let plan = ConvPlans.backwardWeightsPlan(g, bias: biasGradient != nil)
         var bindings = [(DNNL_ARG_SRC, raw(source)), (DNNL_ARG_DIFF_DST, raw(destinationGradient)),
                         (DNNL_ARG_DIFF_WEIGHTS, raw(weightGradient))]
@@ -111,9 +116,12 @@ extension DNNL {
     /// backward data, backward weights and inference forward, building them if needed; for
     /// tests and diagnostics.
     static func convolutionPlanNames(_ g: ConvGeometry) -> [String] {
-        [ConvPlans.forwardPlan(g, bias: false, relu: false, inference: false),
-         ConvPlans.backwardDataPlan(g).plan, ConvPlans.backwardWeightsPlan(g, bias: false),
-         ConvPlans.forwardPlan(g, bias: false, relu: false, inference: true)].map(\.name)
+        let weights = SmallOutputConv.applies(g, bfloat16: bfloat16Convolutions.contains(.backwardWeights))
+            ? "convolution backward weights: matrix product over live taps"
+            : ConvPlans.backwardWeightsPlan(g, bias: false).name
+        return [ConvPlans.forwardPlan(g, bias: false, relu: false, inference: false).name,
+                ConvPlans.backwardDataPlan(g).plan.name, weights,
+                ConvPlans.forwardPlan(g, bias: false, relu: false, inference: true).name]
     }
 }
 

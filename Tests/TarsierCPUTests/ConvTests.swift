@@ -185,6 +185,25 @@ final class ConvTests: XCTestCase {
         }
     }
 
+    /// Single-pixel outputs compute the weight gradient as a matrix product over the live taps:
+    /// a 3x3 kernel on a 1x1 input (centre tap only), a strided window over 2x2, a window that
+    /// exactly covers the input, a dilated kernel.
+    func testSinglePixelOutputWeightGradient() {
+        let shapes = [shape(n: 3, c: 5, h: 1, w: 1, o: 6, k: (3, 3), p: (1, 1)),
+                      shape(n: 2, c: 17, h: 2, w: 2, o: 8, k: (3, 3), s: (2, 2), p: (1, 1)),
+                      shape(n: 2, c: 4, h: 3, w: 5, o: 3, k: (3, 5)),
+                      shape(n: 1, c: 3, h: 1, w: 1, o: 4, k: (3, 3), p: (2, 2), d: (2, 2)),
+                      shape(n: 2, c: 32, h: 2, w: 2, o: 16, k: (1, 1), s: (2, 2))]
+        for (index, s) in shapes.enumerated() {
+            let names = DNNL.convolutionPlanNames(geometry(s))
+            XCTAssertTrue(names[2].contains("matrix product"), "\(geometry(s)): \(names[2])")
+            check(s, bias: index % 2 == 0, seed: 50 + UInt64(index))
+        }
+        // Two output pixels: oneDNN.
+        let wider = shape(n: 2, c: 4, h: 1, w: 2, o: 3, k: (3, 3), p: (1, 1))
+        XCTAssertFalse(DNNL.convolutionPlanNames(geometry(wider))[2].contains("matrix product"))
+    }
+
     /// bf16 backward-data passes of stride-1 convolutions run as the forward convolution of the
     /// transposed geometry (flipped, channel-swapped weight) and agree with the reference to
     /// bf16's precision; strided ones keep oneDNN's backward-data kernel. Covers odd channel

@@ -129,6 +129,12 @@ final class BackendParityTests: XCTestCase {
                  padding: (3, 3)),
             conv("1x3 stride (1, 2) pad (0, 1)", x: [3, 3, 5, 9], w: [4, 3, 1, 3], bias: true, stride: (1, 2),
                  padding: (0, 1)),
+            // One output pixel: the weight gradient is a matrix product over the live taps.
+            conv("3x3 on 1x1 (ResNet-18 at 32 px)", x: [3, 17, 1, 1], w: [6, 17, 3, 3], bias: true, padding: (1, 1)),
+            ParityCase("conv2d 3x3 stride 2 on 2x2, channels-last", [InputSpec([2, 18, 2, 2]),
+                                                                       InputSpec([5, 18, 3, 3], .uniform(-0.5, 0.5))]) {
+                $0[0].channelsLast().conv2d(weight: $0[1], stride: (2, 2), padding: (1, 1))
+            },
         ])
     }
 
