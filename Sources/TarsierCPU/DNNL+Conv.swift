@@ -73,7 +73,7 @@ extension DNNL {
                                           weight: UnsafePointer<Float>,
                                           sourceGradient: UnsafeMutablePointer<Float>) {
         let (plan, transposed) = ConvPlans.backwardDataPlan(g)
-        guard let transposed else {
+        guard transposed != nil else {
             plan.execute([(DNNL_ARG_DIFF_DST, raw(destinationGradient)), (DNNL_ARG_WEIGHTS, raw(weight)),
                           (DNNL_ARG_DIFF_SRC, raw(sourceGradient))])
             return

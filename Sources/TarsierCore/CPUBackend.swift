@@ -55,8 +55,8 @@ public final class CPUBackend: ReferenceBackend {
         deinit { bytes.deallocate() }
     }
 
-    /// What `NarrowMaxPool`'s backward pass needs: the forward input and output.
-    final class NarrowPoolInputs: MaxPoolSavedState {
+    /// What `ChannelsLastMaxPool`'s backward pass needs: the forward input and output.
+    final class ChannelsLastPoolInputs: MaxPoolSavedState {
         let source: Tensor, destination: Tensor
         init(source: Tensor, destination: Tensor) {
             self.source = source
@@ -174,9 +174,10 @@ public final class CPUBackend: ReferenceBackend {
         guard x.dtype == .float32 else { return super.maxPool2d(x.contiguous(), geometry: geometry, training: training) }
         let g = layout(geometry, x)
         let y = output([g.batch, g.channels, g.outHeight, g.outWidth], like: x)
-        if NarrowMaxPool.applies(g) {
-            NarrowMaxPool.forward(g, source: x.storage.floats, destination: y.storage.floats)
-            return (y, training ? NarrowPoolInputs(source: x, destination: y) : nil)
+        if ChannelsLastMaxPool.applies(g) {
+            ChannelsLastMaxPool.forward(g, source: x.storage.floats, destination: y.storage.floats,
+                                        threads: DNNL.threadCount)
+            return (y, training ? ChannelsLastPoolInputs(source: x, destination: y) : nil)
         }
         let workspace = training ? Workspace(byteCount: DNNL.maxPoolWorkspaceByteCount(g)) : nil
         DNNL.maxPool2dForward(g, source: x.storage.floats, destination: y.storage.floats, workspace: workspace?.bytes)
@@ -184,13 +185,13 @@ public final class CPUBackend: ReferenceBackend {
     }
 
     public override func maxPool2dBackward(_ gradient: Tensor, saved: MaxPoolSavedState, geometry: PoolGeometry) -> Tensor {
-        if let inputs = saved as? NarrowPoolInputs {
+        if let inputs = saved as? ChannelsLastPoolInputs {
             let g = layout(geometry, gradient)
             let gx = output([g.batch, g.channels, g.inHeight, g.inWidth], like: gradient)
-            NarrowMaxPool.backward(g, source: inputs.source.storage.floats,
-                                   destination: inputs.destination.storage.floats,
-                                   destinationGradient: gradient.storage.floats,
-                                   sourceGradient: gx.storage.floats)
+            ChannelsLastMaxPool.backward(g, source: inputs.source.storage.floats,
+                                         destination: inputs.destination.storage.floats,
+                                         destinationGradient: gradient.storage.floats,
+                                         sourceGradient: gx.storage.floats, threads: DNNL.threadCount)
             return gx
         }
         guard let workspace = saved as? Workspace else {

@@ -99,6 +99,43 @@ final class PoolTests: XCTestCase {
         }
     }
 
+    /// NaN wins a window (as in PyTorch) in both the 16-channel block and the tail, and the
+    /// gradient goes to the first NaN; ties go to the first maximum.
+    func testChannelsLastMaxPoolNaNAndTies() {
+        var g = PoolGeometry(batch: 1, channels: 18, inHeight: 2, inWidth: 2, kernelHeight: 2, kernelWidth: 2,
+                             strideHeight: 2, strideWidth: 2)
+        g.channelsLast = true
+        XCTAssertTrue(ChannelsLastMaxPool.applies(g))
+        // Pixels (0,0), (0,1), (1,0), (1,1), each with 18 channels.
+        var x = [Float](repeating: 0, count: 4 * 18)
+        for channel in [0, 17] {
+            x[0 * 18 + channel] = 5
+            x[1 * 18 + channel] = .nan
+            x[2 * 18 + channel] = .nan
+            x[3 * 18 + channel] = 7
+        }
+        for channel in [1, 16] {
+            x[1 * 18 + channel] = 3  // a tie between pixels 1 and 3
+            x[3 * 18 + channel] = 3
+        }
+        var y = [Float](repeating: 0, count: 18)
+        ChannelsLastMaxPool.forward(g, source: x, destination: &y, threads: 2)
+        let dy = (0..<18).map { Float($0 + 1) }
+        var dx = [Float](repeating: .infinity, count: x.count)
+        ChannelsLastMaxPool.backward(g, source: x, destination: y, destinationGradient: dy, sourceGradient: &dx,
+                                     threads: 2)
+        for channel in [0, 17] {
+            XCTAssertTrue(y[channel].isNaN, "channel \(channel)")
+            XCTAssertEqual((0..<4).map { dx[$0 * 18 + channel] }, [0, dy[channel], 0, 0], "channel \(channel)")
+        }
+        for channel in [1, 16] {
+            XCTAssertEqual(y[channel], 3)
+            XCTAssertEqual((0..<4).map { dx[$0 * 18 + channel] }, [0, dy[channel], 0, 0], "channel \(channel)")
+        }
+        // All zeros: the first pixel takes the gradient.
+        XCTAssertEqual((0..<4).map { dx[$0 * 18 + 5] }, [dy[5], 0, 0, 0])
+    }
+
     func testOutputSizes() {
         // PyTorch: MaxPool2d(3, 2, ceil_mode=True) on 112 -> 56; on 8 -> 4 (floor 3).
         XCTAssertEqual(PoolGeometry(batch: 1, channels: 1, inHeight: 112, inWidth: 8, kernelHeight: 3,

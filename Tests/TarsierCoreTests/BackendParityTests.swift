@@ -146,15 +146,26 @@ final class BackendParityTests: XCTestCase {
                 $0[0].maxPool2d(kernel: (3, 3), stride: (2, 2), padding: (1, 1))
             }),
             ParityCase("maxPool2d 2x2 odd width", [InputSpec([3, 3, 6, 7])], single: { $0[0].maxPool2d(kernel: (2, 2)) }),
-            // 2x2 over fewer than 16 channels-last channels (as after a convolution) runs
-            // NarrowMaxPool: ties (three levels; the gradient must go to the first maximum),
-            // odd height, batch 1.
+            // Tiling windows over channels-last activations (as after a convolution) run
+            // ChannelsLastMaxPool: ties (three levels; the gradient must go to the first
+            // maximum), odd height, batch 1, 16-channel blocks with a tail, 3x3 windows with a
+            // row and column left over. Overlapping and ceil-mode windows stay with oneDNN.
             ParityCase("maxPool2d 2x2, 6 channels-last channels, ties",
                        [InputSpec([4, 6, 10, 11], .levels([-0.5, 0, 0.25]))], single: {
                 $0[0].channelsLast().maxPool2d(kernel: (2, 2))
             }),
             ParityCase("maxPool2d 2x2, 6 channels-last channels, batch 1, odd height", [InputSpec([1, 6, 9, 8])], single: {
                 $0[0].channelsLast().maxPool2d(kernel: (2, 2))
+            }),
+            ParityCase("maxPool2d 2x2, 36 channels-last channels, ties", [InputSpec([3, 36, 6, 5], .levels([-0.5, 0, 0.25]))],
+                       single: { $0[0].channelsLast().maxPool2d(kernel: (2, 2)) }),
+            ParityCase("maxPool2d 3x3 stride 3, 17 channels-last channels", [InputSpec([2, 17, 10, 11])], single: {
+                $0[0].channelsLast().maxPool2d(kernel: (3, 3))
+            }),
+            ParityCase("maxPool2d 3x3 s2 p1, channels-last, ties", [InputSpec([2, 18, 9, 8], .levels([-0.5, 0, 0.25]))],
+                       single: { $0[0].channelsLast().maxPool2d(kernel: (3, 3), stride: (2, 2), padding: (1, 1)) }),
+            ParityCase("maxPool2d 2x2 ceil, channels-last", [InputSpec([1, 20, 7, 7])], single: {
+                $0[0].channelsLast().maxPool2d(kernel: (2, 2), ceilMode: true)
             }),
             ParityCase("maxPool2d 2x2 ceil", [InputSpec([1, 5, 7, 7])], single: { $0[0].maxPool2d(kernel: (2, 2), ceilMode: true) }),
             ParityCase("maxPool2d 3x3 s2 ceil", [InputSpec([1, 3, 8, 8])], single: {

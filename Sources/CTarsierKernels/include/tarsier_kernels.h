@@ -1,0 +1,24 @@
+#ifndef TARSIER_KERNELS_H
+#define TARSIER_KERNELS_H
+
+#include <stddef.h>
+
+/// Shape of a 2-D max pooling over channels-last (NHWC) images whose windows tile the input:
+/// stride equal to the kernel, no padding, `out_height * kernel_height <= in_height` (and the
+/// same for widths).
+typedef struct {
+    long channels, in_height, in_width, out_height, out_width, kernel_height, kernel_width;
+} tarsier_pool_shape;
+
+/// Writes each window's maximum for `images` images starting at `x`; the first maximum wins
+/// ties and NaN wins over numbers, as in PyTorch.
+void tarsier_max_pool_nhwc_forward(const tarsier_pool_shape *shape, long images,
+                                   const float *x, float *y);
+
+/// Writes the source gradient of `images` images: each output gradient goes to the first input
+/// of its window (row-major) that equals the window's maximum `y`; every other input, including
+/// those under no window, gets zero.
+void tarsier_max_pool_nhwc_backward(const tarsier_pool_shape *shape, long images,
+                                    const float *x, const float *y, const float *dy, float *dx);
+
+#endif

@@ -1,0 +1,98 @@
+#include "tarsier_kernels.h"
+
+#include <string.h>
+
+// Plain loops over blocks of 16 contiguous channels, which the compiler turns into vector code;
+// the clones let the loader pick AVX-512 or AVX2 code where the CPU has it (the build itself may
+// not assume either).
+#define TARSIER_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#define BLOCK 16
+
+// Whether `v` replaces the running maximum `m`: larger, or a NaN replacing a number.
+static inline int replaces(float v, float m) { return v > m || (v != v && m == m); }
+// Whether input `v` is the window maximum `m` (NaN matches NaN).
+static inline int matches(float v, float m) { return v == m || (v != v && m != m); }
+
+TARSIER_CLONES
+void tarsier_max_pool_nhwc_forward(const tarsier_pool_shape *s, long images,
+                                   const float *x, float *y) {
+    const long c = s->channels, row = s->in_width * c, blocked = c - c % BLOCK;
+    const long kh = s->kernel_height, kw = s->kernel_width;
+    for (long n = 0; n < images; n++) {
+        for (long oy = 0; oy < s->out_height; oy++) {
+            for (long ox = 0; ox < s->out_width; ox++) {
+                const float *corner = x + (n * s->in_height + oy * kh) * row + ox * kw * c;
+                float *restrict out = y + ((n * s->out_height + oy) * s->out_width + ox) * c;
+                for (long k0 = 0; k0 < blocked; k0 += BLOCK) {
+                    float m[BLOCK];
+                    for (int j = 0; j < BLOCK; j++) m[j] = corner[k0 + j];
+                    for (long dy = 0; dy < kh; dy++) {
+                        for (long dx = 0; dx < kw; dx++) {
+                            const float *restrict in = corner + dy * row + dx * c + k0;
+                            for (int j = 0; j < BLOCK; j++) m[j] = replaces(in[j], m[j]) ? in[j] : m[j];
+                        }
+                    }
+                    for (int j = 0; j < BLOCK; j++) out[k0 + j] = m[j];
+                }
+                for (long k = blocked; k < c; k++) {
+                    float m = corner[k];
+                    for (long dy = 0; dy < kh; dy++) {
+                        for (long dx = 0; dx < kw; dx++) {
+                            const float v = corner[dy * row + dx * c + k];
+                            m = replaces(v, m) ? v : m;
+                        }
+                    }
+                    out[k] = m;
+                }
+            }
+        }
+    }
+}
+
+TARSIER_CLONES
+void tarsier_max_pool_nhwc_backward(const tarsier_pool_shape *s, long images,
+                                    const float *x, const float *y, const float *dy, float *dx) {
+    const long c = s->channels, row = s->in_width * c, blocked = c - c % BLOCK;
+    const long kh = s->kernel_height, kw = s->kernel_width;
+    const long covered_rows = s->out_height * kh, covered = s->out_width * kw * c;
+    for (long n = 0; n < images; n++) {
+        // Inputs under no window (a last odd row or column) get zero.
+        float *image_gradient = dx + n * s->in_height * row;
+        for (long iy = 0; iy < covered_rows; iy++)
+            memset(image_gradient + iy * row + covered, 0, (size_t)(row - covered) * sizeof(float));
+        memset(image_gradient + covered_rows * row, 0, (size_t)((s->in_height - covered_rows) * row) * sizeof(float));
+        for (long oy = 0; oy < s->out_height; oy++) {
+            for (long ox = 0; ox < s->out_width; ox++) {
+                const long at = (n * s->in_height + oy * kh) * row + ox * kw * c;
+                const long offset = ((n * s->out_height + oy) * s->out_width + ox) * c;
+                const float *corner = x + at, *best = y + offset, *g = dy + offset;
+                float *gradient = dx + at;
+                for (long k0 = 0; k0 < blocked; k0 += BLOCK) {
+                    int routed[BLOCK] = {0};
+                    for (long wy = 0; wy < kh; wy++) {
+                        for (long wx = 0; wx < kw; wx++) {
+                            const float *restrict in = corner + wy * row + wx * c + k0;
+                            float *restrict slot = gradient + wy * row + wx * c + k0;
+                            for (int j = 0; j < BLOCK; j++) {
+                                const int take = !routed[j] && matches(in[j], best[k0 + j]);
+                                slot[j] = take ? g[k0 + j] : 0.0f;
+                                routed[j] |= take;
+                            }
+                        }
+                    }
+                }
+                for (long k = blocked; k < c; k++) {
+                    int routed = 0;
+                    for (long wy = 0; wy < kh; wy++) {
+                        for (long wx = 0; wx < kw; wx++) {
+                            const long tap = wy * row + wx * c + k;
+                            const int take = !routed && matches(corner[tap], best[k]);
+                            gradient[tap] = take ? g[k] : 0.0f;
+                            routed |= take;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
