@@ -98,7 +98,7 @@ extension DNNL {
                                              destinationGradient: UnsafePointer<Float>,
                                              weightGradient: UnsafeMutablePointer<Float>,
                                              biasGradient: UnsafeMutablePointer<Float>?) {
-        if SmallOutputConv.applies(g, bfloat16: bfloat16Convolutions.contains(.backwardWeights)) {
+        if SmallOutputConv.applies(g, bfloat16: bfloat16Convolutions.contains(.backwardWeights, for: g)) {
             SmallOutputConv.backwardWeights(g, source: source, destinationGradient: destinationGradient,
                                             weightGradient: weightGradient, biasGradient: biasGradient)
             return
@@ -116,7 +116,7 @@ extension DNNL {
     /// backward data, backward weights and inference forward, building them if needed; for
     /// tests and diagnostics.
     static func convolutionPlanNames(_ g: ConvGeometry) -> [String] {
-        let weights = SmallOutputConv.applies(g, bfloat16: bfloat16Convolutions.contains(.backwardWeights))
+        let weights = SmallOutputConv.applies(g, bfloat16: bfloat16Convolutions.contains(.backwardWeights, for: g))
             ? "convolution backward weights: matrix product over live taps"
             : ConvPlans.backwardWeightsPlan(g, bias: false).name
         return [ConvPlans.forwardPlan(g, bias: false, relu: false, inference: false).name,
@@ -132,7 +132,22 @@ public struct ConvolutionPasses: OptionSet, Sendable, Hashable {
     public static let forward = ConvolutionPasses(rawValue: 1)
     public static let backwardData = ConvolutionPasses(rawValue: 2)
     public static let backwardWeights = ConvolutionPasses(rawValue: 4)
+    /// The backward-weights pass of convolutions with at least `largeImagePixels` output pixels
+    /// per image and 16 input channels only. There oneDNN 2.6's AMX bf16 kernels beat Float32
+    /// Winograd with its reorders by about 2x (resnet9s at batch 256: 28x28 and 14x14); on
+    /// smaller images they were slower.
+    public static let backwardWeightsOnLargeImages = ConvolutionPasses(rawValue: 8)
     public static let all: ConvolutionPasses = [.forward, .backwardData, .backwardWeights]
+
+    /// Output pixels per image from which `backwardWeightsOnLargeImages` applies (14x14).
+    public static let largeImagePixels = 196
+
+    /// Whether `pass` (one of forward, backward data, backward weights) of `g` runs in bf16.
+    public func contains(_ pass: ConvolutionPasses, for g: ConvGeometry) -> Bool {
+        if contains(pass) { return true }
+        return pass == .backwardWeights && contains(.backwardWeightsOnLargeImages)
+            && g.outHeight * g.outWidth >= Self.largeImagePixels && g.inChannels / g.groups >= 16
+    }
 }
 
 /// Builds the cached convolution plans.
@@ -153,7 +168,7 @@ enum ConvPlans {
     /// `bfloat16` overrides the precision setting.
     static func forwardPlan(_ g: ConvGeometry, bias: Bool, relu: Bool, inference: Bool,
                             bfloat16: Bool? = nil) -> Plan {
-        let half = bfloat16 ?? DNNL.bfloat16Convolutions.contains(.forward)
+        let half = bfloat16 ?? DNNL.bfloat16Convolutions.contains(.forward, for: g)
         let algorithm = algorithm(g, .forward, bfloat16: half, cachedWeight: inference)
         return DNNLContext.shared.plan(.convForward(g, bias: bias, bfloat16: half, algorithm,
                                                     inference: inference, relu: relu)) {
@@ -170,7 +185,7 @@ enum ConvPlans {
     /// 1.3-4x slower than its forward (brgconv) kernels on the same work for resnet9s's layers
     /// at batch 256 on this CPU. In Float32 the two ran alike, so the native pass stays.
     static func backwardDataPlan(_ g: ConvGeometry) -> (plan: Plan, transposed: ConvGeometry?) {
-        let half = DNNL.bfloat16Convolutions.contains(.backwardData)
+        let half = DNNL.bfloat16Convolutions.contains(.backwardData, for: g)
         if half, let transposed = g.transposedForBackwardData {
             return (forwardPlan(transposed, bias: false, relu: false, inference: false, bfloat16: true),
                     transposed)
@@ -201,7 +216,7 @@ enum ConvPlans {
 
     /// The cached backward-weights plan for `g`.
     static func backwardWeightsPlan(_ g: ConvGeometry, bias: Bool) -> Plan {
-        let half = DNNL.bfloat16Convolutions.contains(.backwardWeights)
+        let half = DNNL.bfloat16Convolutions.contains(.backwardWeights, for: g)
         let algorithm = algorithm(g, .backwardWeights, bfloat16: half)
         return DNNLContext.shared.plan(.convBackwardWeights(g, bias: bias, bfloat16: half,
                                                             algorithm)) {

@@ -94,7 +94,7 @@ public final class Trainer {
         switch text {
         case "off", "none", "": return []
         case "all", "on": return .all
-        case "auto": return CPUBackend.hasNativeBFloat16 ? [.forward, .backwardData] : []
+        case "auto": return CPUBackend.hasNativeBFloat16 ? [.forward, .backwardData, .backwardWeightsOnLargeImages] : []
         default:
             var passes: ConvolutionPasses = []
             for part in text.split(separator: ",") {

@@ -15,6 +15,37 @@ final class MixedPrecisionTests: XCTestCase {
         try checkBFloat16Passes(stride: 1, channelsLast: true, upstreamShape: [3, 6, 9, 7])
     }
 
+    /// `backwardWeightsOnLargeImages` rounds the weight gradient to bf16 precision on a 14x14
+    /// output with 16 input channels, and leaves it Float32-exact on 7x7 and on fewer channels.
+    func testBackwardWeightsOnLargeImagesOnly() throws {
+        let previous = CPUBackend.bfloat16Convolutions
+        defer { CPUBackend.bfloat16Convolutions = previous }
+        CPUBackend.bfloat16Convolutions = [.backwardWeightsOnLargeImages]
+        for (side, channels, rounded) in [(14, 16, true), (7, 16, false), (14, 8, false)] {
+            var generator = SeededGenerator(seed: 5)
+            let x = Tensor.normal([2, channels, side, side], generator: &generator)
+            let w = Tensor.normal([4, channels, 3, 3], standardDeviation: 0.3, generator: &generator)
+            let upstream = Tensor.normal([2, 4, side, side], generator: &generator)
+            func weightGradient(_ device: Device) -> [Double] {
+                let dtype: DType = device == .reference ? .float64 : .float32
+                let xd = x.to(device).cast(to: dtype)
+                let wd = w.to(device).cast(to: dtype).requiringGrad()
+                xd.conv2d(weight: wd, padding: (1, 1)).backward(gradient: upstream.to(device).cast(to: dtype))
+                return wd.grad?.toDoubleArray() ?? []
+            }
+            let reference = weightGradient(.reference), cpu = weightGradient(.cpu)
+            let scale = reference.map(Swift.abs).max() ?? 1
+            let error = (zip(cpu, reference).map { Swift.abs($0 - $1) }.max() ?? .infinity) / scale
+            XCTAssertEqual(cpu.count, reference.count)
+            if rounded {
+                XCTAssertGreaterThan(error, 1e-5, "\(side)x\(side), \(channels) channels: bf16 expected")
+                XCTAssertLessThan(error, 2e-2, "\(side)x\(side), \(channels) channels")
+            } else {
+                XCTAssertLessThan(error, 1e-5, "\(side)x\(side), \(channels) channels: Float32 expected")
+            }
+        }
+    }
+
     private func checkBFloat16Passes(stride: Int, channelsLast: Bool, upstreamShape: [Int]) throws {
         var generator = SeededGenerator(seed: 11)
         let x = Tensor.normal([3, 5, 9, 7], generator: &generator)
