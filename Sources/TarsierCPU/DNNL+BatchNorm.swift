@@ -7,6 +7,8 @@ struct BatchNormKey: Hashable {
     var epsilonBits: UInt32
     var pass: Pass
     var channelsLast: Bool
+    /// ReLU fused into the training pass and its backward pass (oneDNN's `fuse_norm_relu`).
+    var relu = false
 }
 
 extension DNNL {
@@ -26,19 +28,35 @@ extension DNNL {
     ///   - destination: `[batch, channels, spatial]`, overwritten; may equal `source`.
     ///   - mean: `[channels]`, receives the batch mean.
     ///   - variance: `[channels]`, receives the biased batch variance.
+    ///   - reluWorkspace: When given, ReLU is applied to the output in the same pass, and
+    ///     which outputs it zeroed is written here (`batchNormReLUWorkspaceByteCount` bytes)
+    ///     for `batchNormBackward`.
     public static func batchNormForwardTraining(
         batch: Int, channels: Int, spatial: Int, epsilon: Float, channelsLast: Bool = false, source: UnsafePointer<Float>,
         scale: UnsafePointer<Float>, shift: UnsafePointer<Float>,
         destination: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>,
-        variance: UnsafeMutablePointer<Float>
+        variance: UnsafeMutablePointer<Float>, reluWorkspace: UnsafeMutableRawPointer? = nil
     ) {
         let key = BatchNormKey(batch: batch, channels: channels, spatial: spatial,
-                               epsilonBits: epsilon.bitPattern, pass: .training, channelsLast: channelsLast)
-        BatchNormPlans.plan(key).execute([
+                               epsilonBits: epsilon.bitPattern, pass: .training, channelsLast: channelsLast,
+                               relu: reluWorkspace != nil)
+        var bindings = [
             (DNNL_ARG_SRC, raw(source)), (DNNL_ARG_SCALE, raw(scale)),
             (DNNL_ARG_SHIFT, raw(shift)), (DNNL_ARG_DST, raw(destination)),
             (DNNL_ARG_MEAN, raw(mean)), (DNNL_ARG_VARIANCE, raw(variance)),
-        ])
+        ]
+        if let reluWorkspace { bindings.append((DNNL_ARG_WORKSPACE, reluWorkspace)) }
+        BatchNormPlans.plan(key).execute(bindings)
+    }
+
+    /// Bytes of the workspace a training pass with fused ReLU writes (see
+    /// `batchNormForwardTraining`).
+    public static func batchNormReLUWorkspaceByteCount(batch: Int, channels: Int, spatial: Int, epsilon: Float,
+                                                       channelsLast: Bool) -> Int {
+        let key = BatchNormKey(batch: batch, channels: channels, spatial: spatial,
+                               epsilonBits: epsilon.bitPattern, pass: .training, channelsLast: channelsLast,
+                               relu: true)
+        return BatchNormPlans.plan(key).workspaceBytes
     }
 
     /// Batch normalisation in inference mode, with given (running) statistics.
@@ -83,23 +101,28 @@ extension DNNL {
     ///   - sourceGradient: `[batch, channels, spatial]`, overwritten.
     ///   - scaleGradient: `[channels]`, overwritten.
     ///   - shiftGradient: `[channels]`, overwritten.
+    ///   - reluWorkspace: The forward pass's workspace when it fused ReLU: the gradient of the
+    ///     outputs ReLU zeroed is dropped first.
     public static func batchNormBackward(
         batch: Int, channels: Int, spatial: Int, epsilon: Float, channelsLast: Bool = false, source: UnsafePointer<Float>,
         destinationGradient: UnsafePointer<Float>, scale: UnsafePointer<Float>,
         mean: UnsafePointer<Float>, variance: UnsafePointer<Float>,
         sourceGradient: UnsafeMutablePointer<Float>, scaleGradient: UnsafeMutablePointer<Float>,
-        shiftGradient: UnsafeMutablePointer<Float>
+        shiftGradient: UnsafeMutablePointer<Float>, reluWorkspace: UnsafeRawPointer? = nil
     ) {
         let key = BatchNormKey(batch: batch, channels: channels, spatial: spatial,
-                               epsilonBits: epsilon.bitPattern, pass: .backward, channelsLast: channelsLast)
-        BatchNormPlans.plan(key).execute([
+                               epsilonBits: epsilon.bitPattern, pass: .backward, channelsLast: channelsLast,
+                               relu: reluWorkspace != nil)
+        var bindings = [
             (DNNL_ARG_SRC, raw(source)), (DNNL_ARG_DIFF_DST, raw(destinationGradient)),
             (DNNL_ARG_SCALE, raw(scale)), (DNNL_ARG_MEAN, raw(mean)),
             // oneDNN 2.6 insists on a shift argument with `use_shift` but never reads it.
             (DNNL_ARG_SHIFT, raw(scale)),
             (DNNL_ARG_VARIANCE, raw(variance)), (DNNL_ARG_DIFF_SRC, raw(sourceGradient)),
             (DNNL_ARG_DIFF_SCALE, raw(scaleGradient)), (DNNL_ARG_DIFF_SHIFT, raw(shiftGradient)),
-        ])
+        ]
+        if let reluWorkspace { bindings.append((DNNL_ARG_WORKSPACE, UnsafeMutableRawPointer(mutating: reluWorkspace))) }
+        BatchNormPlans.plan(key).execute(bindings)
     }
 }
 
@@ -116,7 +139,8 @@ enum BatchNormPlans {
         var data = data
         var op = dnnl_batch_normalization_desc_t()
         let epsilon = Float(bitPattern: key.epsilonBits)
-        let flags = inference ? flags | dnnl_use_global_stats.rawValue : flags
+        var flags = inference ? flags | dnnl_use_global_stats.rawValue : flags
+        if key.relu { flags |= dnnl_fuse_norm_relu.rawValue }
         dnnlCheck(dnnl_batch_normalization_forward_desc_init(
             &op, inference ? dnnl_forward_inference : dnnl_forward_training, &data, epsilon,
             flags), "batch_normalization_forward_desc_init \(key)")
@@ -144,27 +168,36 @@ enum BatchNormPlans {
             let statistics = inference
                 ? [input(DNNL_ARG_MEAN, vector), input(DNNL_ARG_VARIANCE, vector)]
                 : [output(DNNL_ARG_MEAN, vector), output(DNNL_ARG_VARIANCE, vector)]
-            return Plan("batch normalization forward [\(context.implementation(pd))]", pd: pd,
+            let workspace = key.relu ? context.query(pd, dnnl_query_workspace_md, "batch norm") : nil
+            var workspaceBytes = 0
+            if var workspace { workspaceBytes = dnnl_memory_desc_get_size(&workspace) }
+            return Plan("batch normalization forward\(key.relu ? " + relu" : "") [\(context.implementation(pd))]",
+                        pd: pd,
                         edges: [input(DNNL_ARG_SRC, data), input(DNNL_ARG_SCALE, vector),
                                 input(DNNL_ARG_SHIFT, vector), output(DNNL_ARG_DST, data)]
-                            + statistics)
+                            + statistics + (workspace.map { [output(DNNL_ARG_WORKSPACE, $0)] } ?? []),
+                        workspaceBytes: workspaceBytes)
         case .backward:
             let hint = forwardDesc(key, data: data, inference: false)
             defer { dnnl_primitive_desc_destroy(hint) }
             var data = data
             var op = dnnl_batch_normalization_desc_t()
+            let backwardFlags = key.relu ? flags | dnnl_fuse_norm_relu.rawValue : flags
             dnnlCheck(dnnl_batch_normalization_backward_desc_init(
-                &op, dnnl_backward, &data, &data, Float(bitPattern: key.epsilonBits), flags),
+                &op, dnnl_backward, &data, &data, Float(bitPattern: key.epsilonBits), backwardFlags),
                 "batch_normalization_backward_desc_init \(key)")
             let pd = context.primitiveDesc(&op, hint: hint, "batch normalization backward \(key)")
             defer { dnnl_primitive_desc_destroy(pd) }
-            return Plan("batch normalization backward [\(context.implementation(pd))]", pd: pd,
+            let workspace = key.relu
+                ? [input(DNNL_ARG_WORKSPACE, context.query(pd, dnnl_query_workspace_md, "batch norm backward"))] : []
+            return Plan("batch normalization backward\(key.relu ? " + relu" : "") [\(context.implementation(pd))]",
+                        pd: pd,
                         edges: [input(DNNL_ARG_SRC, data), input(DNNL_ARG_DIFF_DST, data),
                                 input(DNNL_ARG_SCALE, vector), input(DNNL_ARG_SHIFT, vector),
                                 input(DNNL_ARG_MEAN, vector),
                                 input(DNNL_ARG_VARIANCE, vector), output(DNNL_ARG_DIFF_SRC, data),
                                 output(DNNL_ARG_DIFF_SCALE, vector),
-                                output(DNNL_ARG_DIFF_SHIFT, vector)])
+                                output(DNNL_ARG_DIFF_SHIFT, vector)] + workspace)
         }
     }
 }

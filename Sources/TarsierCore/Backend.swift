@@ -31,6 +31,10 @@ public enum ReduceOp: Sendable, Equatable {
 /// State saved by max pooling for its backward pass.
 public protocol MaxPoolSavedState: AnyObject {}
 
+/// What a backend keeps from a fused batch norm + ReLU for its backward pass (which outputs
+/// the ReLU zeroed).
+public protocol BatchNormReLUSavedState: AnyObject {}
+
 /// The primitive kernels a device provides. Inputs are contiguous at offset 0 (or channels-last
 /// where `prefersChannelsLast`); results are new dense tensors on the same device. Autodiff lives above this layer, in `Tensor`.
 public protocol Backend: AnyObject {
@@ -78,4 +82,11 @@ public protocol Backend: AnyObject {
     /// Gradients of training-mode batch norm.
     func batchNormBackward(_ x: Tensor, gradient: Tensor, scale: Tensor, mean: Tensor, variance: Tensor,
                            epsilon: Double) -> (input: Tensor, scale: Tensor, shift: Tensor)
+    /// Training-mode batch norm followed by ReLU, in one pass where the backend can.
+    func batchNormReLUTraining(_ x: Tensor, scale: Tensor, shift: Tensor, epsilon: Double)
+        -> (output: Tensor, mean: Tensor, variance: Tensor, saved: BatchNormReLUSavedState)
+    /// Gradients of `batchNormReLUTraining` with respect to its input, scale and shift.
+    func batchNormReLUBackward(_ x: Tensor, gradient: Tensor, scale: Tensor, mean: Tensor, variance: Tensor,
+                               epsilon: Double, saved: BatchNormReLUSavedState)
+        -> (input: Tensor, scale: Tensor, shift: Tensor)
 }

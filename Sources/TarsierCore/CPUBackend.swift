@@ -259,6 +259,55 @@ public final class CPUBackend: ReferenceBackend {
         return y
     }
 
+    /// oneDNN's record of which outputs a fused batch norm + ReLU zeroed.
+    final class BatchNormReLUWorkspace: BatchNormReLUSavedState {
+        let bytes: UnsafeMutableRawPointer
+        init(byteCount: Int) { bytes = .allocate(byteCount: Swift.max(byteCount, 64), alignment: 64) }
+        deinit { bytes.deallocate() }
+    }
+
+    /// Batch norm and ReLU in one oneDNN pass (`fuse_norm_relu`); the backward pass drops the
+    /// zeroed outputs' gradients inside oneDNN's batch-norm backward, so neither direction pays
+    /// a separate ReLU pass over the activations.
+    public override func batchNormReLUTraining(_ x: Tensor, scale: Tensor, shift: Tensor, epsilon: Double)
+        -> (output: Tensor, mean: Tensor, variance: Tensor, saved: BatchNormReLUSavedState) {
+        guard x.dtype == .float32 else {
+            return super.batchNormReLUTraining(x.contiguous(), scale: scale, shift: shift, epsilon: epsilon)
+        }
+        let (n, c, s) = normSizes(x)
+        let y = output(x.shape, like: x)
+        let mean = Tensor(uninitialized: [c], device: x.device)
+        let variance = Tensor(uninitialized: [c], device: x.device)
+        let workspace = BatchNormReLUWorkspace(byteCount: DNNL.batchNormReLUWorkspaceByteCount(
+            batch: n, channels: c, spatial: s, epsilon: Float(epsilon), channelsLast: x.isChannelsLast))
+        DNNL.batchNormForwardTraining(batch: n, channels: c, spatial: s, epsilon: Float(epsilon),
+                                      channelsLast: x.isChannelsLast, source: x.storage.floats,
+                                      scale: scale.storage.floats, shift: shift.storage.floats,
+                                      destination: y.storage.floats, mean: mean.storage.floats,
+                                      variance: variance.storage.floats, reluWorkspace: workspace.bytes)
+        return (y, mean, variance, workspace)
+    }
+
+    public override func batchNormReLUBackward(_ x: Tensor, gradient: Tensor, scale: Tensor, mean: Tensor,
+                                               variance: Tensor, epsilon: Double, saved: BatchNormReLUSavedState)
+        -> (input: Tensor, scale: Tensor, shift: Tensor) {
+        guard let workspace = saved as? BatchNormReLUWorkspace, x.dtype == .float32 else {
+            return super.batchNormReLUBackward(x.contiguous(), gradient: gradient.contiguous(), scale: scale, mean: mean,
+                                               variance: variance, epsilon: epsilon, saved: saved)
+        }
+        let (n, c, s) = normSizes(x)
+        let gx = output(x.shape, like: x)
+        let gScale = Tensor(uninitialized: [c], device: x.device)
+        let gShift = Tensor(uninitialized: [c], device: x.device)
+        DNNL.batchNormBackward(batch: n, channels: c, spatial: s, epsilon: Float(epsilon),
+                               channelsLast: x.isChannelsLast, source: x.storage.floats,
+                               destinationGradient: gradient.storage.floats, scale: scale.storage.floats,
+                               mean: mean.storage.floats, variance: variance.storage.floats,
+                               sourceGradient: gx.storage.floats, scaleGradient: gScale.storage.floats,
+                               shiftGradient: gShift.storage.floats, reluWorkspace: workspace.bytes)
+        return (gx, gScale, gShift)
+    }
+
     public override func batchNormBackward(_ x: Tensor, gradient: Tensor, scale: Tensor, mean: Tensor, variance: Tensor,
                                            epsilon: Double) -> (input: Tensor, scale: Tensor, shift: Tensor) {
         guard x.dtype == .float32 else {

@@ -75,4 +75,16 @@ open class ObservingBackend: Backend {
     public func batchNormBackward(_ x: Tensor, gradient: Tensor, scale: Tensor, mean: Tensor, variance: Tensor, epsilon: Double) -> (input: Tensor, scale: Tensor, shift: Tensor) {
         run("batchNorm.backward") { inner.batchNormBackward(x, gradient: gradient, scale: scale, mean: mean, variance: variance, epsilon: epsilon) }
     }
+    public func batchNormReLUTraining(_ x: Tensor, scale: Tensor, shift: Tensor, epsilon: Double)
+        -> (output: Tensor, mean: Tensor, variance: Tensor, saved: BatchNormReLUSavedState) {
+        run("batchNorm+relu.training") { inner.batchNormReLUTraining(x, scale: scale, shift: shift, epsilon: epsilon) }
+    }
+    public func batchNormReLUBackward(_ x: Tensor, gradient: Tensor, scale: Tensor, mean: Tensor, variance: Tensor,
+                                      epsilon: Double, saved: BatchNormReLUSavedState)
+        -> (input: Tensor, scale: Tensor, shift: Tensor) {
+        run("batchNorm+relu.backward") {
+            inner.batchNormReLUBackward(x, gradient: gradient, scale: scale, mean: mean, variance: variance,
+                                        epsilon: epsilon, saved: saved)
+        }
+    }
 }

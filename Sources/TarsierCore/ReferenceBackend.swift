@@ -232,6 +232,32 @@ public class ReferenceBackend: Backend {
         return y
     }
 
+    /// The reference's fused batch norm + ReLU state: the output, whose positive entries are
+    /// the ones ReLU kept.
+    final class ReLUOutput: BatchNormReLUSavedState {
+        let output: Tensor
+        init(_ output: Tensor) { self.output = output }
+    }
+
+    /// Batch norm, then ReLU as a separate pass.
+    public func batchNormReLUTraining(_ x: Tensor, scale: Tensor, shift: Tensor, epsilon: Double)
+        -> (output: Tensor, mean: Tensor, variance: Tensor, saved: BatchNormReLUSavedState) {
+        let r = batchNormTraining(x, scale: scale, shift: shift, epsilon: epsilon)
+        let y = unary(.relu, r.output)
+        return (y, r.mean, r.variance, ReLUOutput(y))
+    }
+
+    /// Masks the gradient with the saved output, then differentiates batch norm.
+    public func batchNormReLUBackward(_ x: Tensor, gradient: Tensor, scale: Tensor, mean: Tensor, variance: Tensor,
+                                      epsilon: Double, saved: BatchNormReLUSavedState)
+        -> (input: Tensor, scale: Tensor, shift: Tensor) {
+        guard let saved = saved as? ReLUOutput else {
+            preconditionFailure("batchNormReLUBackward: state from another backend (\(type(of: saved)))")
+        }
+        let masked = binary(.reluBackward, saved.output, gradient, outputShape: gradient.shape)
+        return batchNormBackward(x, gradient: masked, scale: scale, mean: mean, variance: variance, epsilon: epsilon)
+    }
+
     public func batchNormBackward(_ x: Tensor, gradient: Tensor, scale: Tensor, mean: Tensor, variance: Tensor,
                                   epsilon: Double) -> (input: Tensor, scale: Tensor, shift: Tensor) {
         let c = x.shape[1]

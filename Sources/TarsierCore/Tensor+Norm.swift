@@ -15,6 +15,22 @@ extension Tensor {
         return (y, r.mean, r.variance)
     }
 
+    /// Training-mode batch norm followed by ReLU: `batchNormTraining(...).output.relu()` in one
+    /// pass where the backend fuses them (no separate ReLU pass forward or backward).
+    public func batchNormReLUTraining(scale: Tensor, shift: Tensor, epsilon: Double) -> (output: Tensor, mean: Tensor, variance: Tensor) {
+        precondition(rank >= 2, "batch norm needs [N, C, …], got \(shape)")
+        let x = rank == 4 ? layoutForBackend() : contiguous()
+        let s = scale.contiguous(), b = shift.contiguous()
+        let r = device.backend.batchNormReLUTraining(x, scale: s, shift: b, epsilon: epsilon)
+        let y = Autograd.record(r.output, inputs: [self, scale, shift]) { g in
+            let grads = x.device.backend.batchNormReLUBackward(x, gradient: g.gradientLayout(matching: x), scale: s,
+                                                               mean: r.mean, variance: r.variance, epsilon: epsilon,
+                                                               saved: r.saved)
+            return [grads.input, grads.scale, grads.shift]
+        }
+        return (y, r.mean, r.variance)
+    }
+
     /// Inference-mode batch norm with fixed statistics (an affine map per channel).
     public func batchNormInference(scale: Tensor, shift: Tensor, mean: Tensor, variance: Tensor, epsilon: Double) -> Tensor {
         precondition(rank >= 2, "batch norm needs [N, C, …], got \(shape)")

@@ -16,8 +16,7 @@ extension Conv2d {
     public func callAsFunction(_ x: Tensor, batchNorm: BatchNorm, relu: Bool = false) throws -> Tensor {
         guard !isTraining, !batchNorm.isTraining, !Autograd.isRecording,
               batchNorm.featureCount == outputChannels else {
-            let y = try batchNorm(self(x))
-            return relu ? y.relu() : y
+            return try batchNorm(self(x), relu: relu)
         }
         let folded = foldedWeights(with: batchNorm)
         return try convolve(x, weight: folded.weight, bias: folded.bias, relu: relu)

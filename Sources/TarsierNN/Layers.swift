@@ -142,15 +142,20 @@ public class BatchNorm: Module {
         "\(type(of: self))(\(featureCount), eps=\(epsilon), momentum=\(momentum))"
     }
 
-    public override func forward(_ x: Tensor) throws -> Tensor {
+    public override func forward(_ x: Tensor) throws -> Tensor { try callAsFunction(x, relu: false) }
+
+    /// Batch norm, then ReLU when `relu` is set; in training the two run as one fused pass.
+    public func callAsFunction(_ x: Tensor, relu: Bool) throws -> Tensor {
         guard expectedRanks.contains(x.rank), x.shape[1] == featureCount else {
             throw ShapeError("\(layerDescription) expects \(expectedRanks.contains(4) ? "[N, \(featureCount), H, W]" : "[N, \(featureCount)]") input, got \(x.shape)")
         }
         guard isTraining else {
-            return x.batchNormInference(scale: weight, shift: bias, mean: runningMean, variance: runningVar,
-                                        epsilon: epsilon)
+            let y = x.batchNormInference(scale: weight, shift: bias, mean: runningMean, variance: runningVar,
+                                         epsilon: epsilon)
+            return relu ? y.relu() : y
         }
-        let r = x.batchNormTraining(scale: weight, shift: bias, epsilon: epsilon)
+        let r = relu ? x.batchNormReLUTraining(scale: weight, shift: bias, epsilon: epsilon)
+            : x.batchNormTraining(scale: weight, shift: bias, epsilon: epsilon)
         updateRunningStatistics(mean: r.mean, biasedVariance: r.variance, sampleCount: x.count / featureCount)
         return r.output
     }
@@ -204,8 +209,9 @@ public final class Sequential: Module {
         var y = x
         var index = 0
         while index < layers.count {
-            // Conv → batch norm (→ ReLU) runs as one call, which folds them in evaluation;
-            // conv → ReLU applies the ReLU as the convolution writes its output.
+            // Conv → batch norm (→ ReLU) runs as one call, which folds them in evaluation and
+            // fuses batch norm and ReLU in training; conv → ReLU applies the ReLU as the
+            // convolution writes its output.
             if let conv = layers[index] as? Conv2d, index + 1 < layers.count,
                let batchNorm = layers[index + 1] as? BatchNorm {
                 let relu = index + 2 < layers.count && layers[index + 2] is ReLU
@@ -214,6 +220,11 @@ public final class Sequential: Module {
             } else if let conv = layers[index] as? Conv2d, index + 1 < layers.count,
                       layers[index + 1] is ReLU {
                 y = try conv.convolve(y, weight: conv.weight, bias: conv.bias, relu: true)
+                index += 2
+            } else if let batchNorm = layers[index] as? BatchNorm, index + 1 < layers.count,
+                      layers[index + 1] is ReLU {
+                // Batch norm → ReLU (after pooling, say) runs as one fused pass in training.
+                y = try batchNorm(y, relu: true)
                 index += 2
             } else {
                 y = try layers[index](y)

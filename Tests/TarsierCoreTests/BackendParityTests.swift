@@ -213,6 +213,16 @@ final class BackendParityTests: XCTestCase {
                 return [r.output, r.mean, r.variance]
             }
         }
+        // Fused with ReLU (oneDNN's fuse_norm_relu on the CPU); channels-last as after a convolution.
+        func trainReLU(_ shape: [Int], channelsLast: Bool) -> ParityCase {
+            let c = shape[1]
+            return ParityCase("batchNormReLUTraining \(shape)\(channelsLast ? " channels-last" : "")",
+                              [InputSpec(shape, .uniform(-1, 3)), InputSpec([c], .uniform(0.5, 1.5)), InputSpec([c])]) {
+                let x = channelsLast ? $0[0].channelsLast() : $0[0]
+                let r = x.batchNormReLUTraining(scale: $0[1], shift: $0[2], epsilon: 1e-5)
+                return [r.output, r.mean, r.variance]
+            }
+        }
         func infer(_ shape: [Int]) -> ParityCase {
             let c = shape[1]
             return ParityCase("batchNormInference \(shape)",
@@ -223,6 +233,8 @@ final class BackendParityTests: XCTestCase {
         }
         check([
             train([3, 5, 7, 7]), train([1, 3, 5, 5]), train([4, 17, 1, 1]), train([6, 3]), train([3, 17, 4, 3], epsilon: 1e-3),
+            trainReLU([3, 5, 7, 7], channelsLast: false), trainReLU([2, 18, 5, 4], channelsLast: true),
+            trainReLU([6, 3], channelsLast: false),
             infer([3, 5, 4, 4]), infer([2, 17]), infer([1, 3, 1, 1]),
         ])
     }
