@@ -54,6 +54,10 @@ extension DNNL {
                                      weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                                      destination: UnsafeMutablePointer<Float>, relu: Bool = false,
                                      inferenceWeight: OperandVersion? = nil) {
+        if SmallImageConv.appliesForward(g, bfloat16: bfloat16Convolutions.contains(.forward, for: g)) {
+            SmallImageConv.forward(g, source: source, weight: weight, bias: bias, destination: destination, relu: relu)
+            return
+        }
         let plan = ConvPlans.forwardPlan(g, bias: bias != nil, relu: relu,
                                          inference: inferenceWeight != nil)
         var bindings = [(DNNL_ARG_SRC, raw(source)), (DNNL_ARG_WEIGHTS, raw(weight)),
@@ -98,9 +102,9 @@ extension DNNL {
                                              destinationGradient: UnsafePointer<Float>,
                                              weightGradient: UnsafeMutablePointer<Float>,
                                              biasGradient: UnsafeMutablePointer<Float>?) {
-        if SmallOutputConv.applies(g, bfloat16: bfloat16Convolutions.contains(.backwardWeights, for: g)) {
-            SmallOutputConv.backwardWeights(g, source: source, destinationGradient: destinationGradient,
-                                            weightGradient: weightGradient, biasGradient: biasGradient)
+        if SmallImageConv.applies(g, bfloat16: bfloat16Convolutions.contains(.backwardWeights, for: g)) {
+            SmallImageConv.backwardWeights(g, source: source, destinationGradient: destinationGradient,
+                                           weightGradient: weightGradient, biasGradient: biasGradient)
             return
         }
         let plan = ConvPlans.backwardWeightsPlan(g, bias: biasGradient != nil)
@@ -116,12 +120,16 @@ extension DNNL {
     /// backward data, backward weights and inference forward, building them if needed; for
     /// tests and diagnostics.
     static func convolutionPlanNames(_ g: ConvGeometry) -> [String] {
-        let weights = SmallOutputConv.applies(g, bfloat16: bfloat16Convolutions.contains(.backwardWeights, for: g))
-            ? "convolution backward weights: matrix product over live taps"
-            : ConvPlans.backwardWeightsPlan(g, bias: false).name
-        return [ConvPlans.forwardPlan(g, bias: false, relu: false, inference: false).name,
-                ConvPlans.backwardDataPlan(g).plan.name, weights,
-                ConvPlans.forwardPlan(g, bias: false, relu: false, inference: true).name]
+        func name(_ pass: ConvolutionPasses, _ plan: () -> Plan) -> String {
+            let bfloat16 = bfloat16Convolutions.contains(pass, for: g)
+            let small = pass == .forward ? SmallImageConv.appliesForward(g, bfloat16: bfloat16)
+                : SmallImageConv.applies(g, bfloat16: bfloat16)
+            return small ? "matrix products per linked pixel pair (small image)" : plan().name
+        }
+        return [name(.forward) { ConvPlans.forwardPlan(g, bias: false, relu: false, inference: false) },
+                ConvPlans.backwardDataPlan(g).plan.name,
+                name(.backwardWeights) { ConvPlans.backwardWeightsPlan(g, bias: false) },
+                name(.forward) { ConvPlans.forwardPlan(g, bias: false, relu: false, inference: true) }]
     }
 }
 

@@ -129,11 +129,27 @@ final class BackendParityTests: XCTestCase {
                  padding: (3, 3)),
             conv("1x3 stride (1, 2) pad (0, 1)", x: [3, 3, 5, 9], w: [4, 3, 1, 3], bias: true, stride: (1, 2),
                  padding: (0, 1)),
-            // One output pixel: the weight gradient is a matrix product over the live taps.
+            // Images of at most 4 pixels: dense matrix products (ResNet-18's last stages at 32 px).
             conv("3x3 on 1x1 (ResNet-18 at 32 px)", x: [3, 17, 1, 1], w: [6, 17, 3, 3], bias: true, padding: (1, 1)),
             ParityCase("conv2d 3x3 stride 2 on 2x2, channels-last", [InputSpec([2, 18, 2, 2]),
                                                                        InputSpec([5, 18, 3, 3], .uniform(-0.5, 0.5))]) {
                 $0[0].channelsLast().conv2d(weight: $0[1], stride: (2, 2), padding: (1, 1))
+            },
+            ParityCase("conv2d 3x3 on 2x2 + bias + relu, channels-last",
+                       [InputSpec([3, 18, 2, 2]), InputSpec([7, 18, 3, 3], .uniform(-0.5, 0.5)), InputSpec([7])]) {
+                [$0[0].channelsLast().conv2d(weight: $0[1], bias: $0[2], padding: (1, 1), relu: true)]
+            },
+            ParityCase("conv2d 1x3 on 1x3 with bias, channels-last",
+                       [InputSpec([2, 5, 1, 3]), InputSpec([4, 5, 1, 3], .uniform(-0.5, 0.5)), InputSpec([4])]) {
+                [$0[0].channelsLast().conv2d(weight: $0[1], bias: $0[2], padding: (0, 1))]
+            },
+            ParityCase("conv2d 3x3 dilation 2 on 2x1, channels-last",
+                       [InputSpec([2, 6, 2, 1]), InputSpec([3, 6, 3, 3], .uniform(-0.5, 0.5))]) {
+                [$0[0].channelsLast().conv2d(weight: $0[1], padding: (2, 2), dilation: (2, 2))]
+            },
+            ParityCase("conv2d 1x1 stride 2 on 2x2 (projection), channels-last",
+                       [InputSpec([3, 20, 2, 2]), InputSpec([9, 20, 1, 1], .uniform(-0.5, 0.5))]) {
+                [$0[0].channelsLast().conv2d(weight: $0[1], stride: (2, 2))]
             },
         ])
     }
