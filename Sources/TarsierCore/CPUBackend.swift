@@ -231,6 +231,13 @@ public final class CPUBackend: ReferenceBackend {
         guard x.dtype == .float32 else {
             return super.batchNormTraining(x.contiguous(), scale: scale, shift: shift, epsilon: epsilon)
         }
+        return oneDNNBatchNormTraining(x, scale: scale, shift: shift, epsilon: epsilon, reluWorkspace: nil)
+    }
+
+    /// oneDNN's training-mode batch norm, with ReLU fused when `reluWorkspace` is given.
+    private func oneDNNBatchNormTraining(_ x: Tensor, scale: Tensor, shift: Tensor, epsilon: Double,
+                                         reluWorkspace: UnsafeMutableRawPointer?)
+        -> (output: Tensor, mean: Tensor, variance: Tensor) {
         let (n, c, s) = normSizes(x)
         let y = output(x.shape, like: x)
         let mean = Tensor(uninitialized: [c], device: x.device)
@@ -239,8 +246,26 @@ public final class CPUBackend: ReferenceBackend {
                                       channelsLast: x.isChannelsLast, source: x.storage.floats,
                                       scale: scale.storage.floats, shift: shift.storage.floats,
                                       destination: y.storage.floats, mean: mean.storage.floats,
-                                      variance: variance.storage.floats)
+                                      variance: variance.storage.floats, reluWorkspace: reluWorkspace)
         return (y, mean, variance)
+    }
+
+    /// oneDNN's batch-norm backward pass, dropping the gradients a fused ReLU zeroed when
+    /// `reluWorkspace` is given.
+    private func oneDNNBatchNormBackward(_ x: Tensor, gradient: Tensor, scale: Tensor, mean: Tensor,
+                                         variance: Tensor, epsilon: Double, reluWorkspace: UnsafeRawPointer?)
+        -> (input: Tensor, scale: Tensor, shift: Tensor) {
+        let (n, c, s) = normSizes(x)
+        let gx = output(x.shape, like: x)
+        let gScale = Tensor(uninitialized: [c], device: x.device)
+        let gShift = Tensor(uninitialized: [c], device: x.device)
+        DNNL.batchNormBackward(batch: n, channels: c, spatial: s, epsilon: Float(epsilon),
+                               channelsLast: x.isChannelsLast, source: x.storage.floats,
+                               destinationGradient: gradient.storage.floats, scale: scale.storage.floats,
+                               mean: mean.storage.floats, variance: variance.storage.floats,
+                               sourceGradient: gx.storage.floats, scaleGradient: gScale.storage.floats,
+                               shiftGradient: gShift.storage.floats, reluWorkspace: reluWorkspace)
+        return (gx, gScale, gShift)
     }
 
     public override func batchNormInference(_ x: Tensor, scale: Tensor, shift: Tensor, mean: Tensor, variance: Tensor,
@@ -275,17 +300,10 @@ public final class CPUBackend: ReferenceBackend {
             return super.batchNormReLUTraining(x.contiguous(), scale: scale, shift: shift, epsilon: epsilon)
         }
         let (n, c, s) = normSizes(x)
-        let y = output(x.shape, like: x)
-        let mean = Tensor(uninitialized: [c], device: x.device)
-        let variance = Tensor(uninitialized: [c], device: x.device)
         let workspace = BatchNormReLUWorkspace(byteCount: DNNL.batchNormReLUWorkspaceByteCount(
             batch: n, channels: c, spatial: s, epsilon: Float(epsilon), channelsLast: x.isChannelsLast))
-        DNNL.batchNormForwardTraining(batch: n, channels: c, spatial: s, epsilon: Float(epsilon),
-                                      channelsLast: x.isChannelsLast, source: x.storage.floats,
-                                      scale: scale.storage.floats, shift: shift.storage.floats,
-                                      destination: y.storage.floats, mean: mean.storage.floats,
-                                      variance: variance.storage.floats, reluWorkspace: workspace.bytes)
-        return (y, mean, variance, workspace)
+        let r = oneDNNBatchNormTraining(x, scale: scale, shift: shift, epsilon: epsilon, reluWorkspace: workspace.bytes)
+        return (r.output, r.mean, r.variance, workspace)
     }
 
     public override func batchNormReLUBackward(_ x: Tensor, gradient: Tensor, scale: Tensor, mean: Tensor,
@@ -295,17 +313,8 @@ public final class CPUBackend: ReferenceBackend {
             return super.batchNormReLUBackward(x.contiguous(), gradient: gradient.contiguous(), scale: scale, mean: mean,
                                                variance: variance, epsilon: epsilon, saved: saved)
         }
-        let (n, c, s) = normSizes(x)
-        let gx = output(x.shape, like: x)
-        let gScale = Tensor(uninitialized: [c], device: x.device)
-        let gShift = Tensor(uninitialized: [c], device: x.device)
-        DNNL.batchNormBackward(batch: n, channels: c, spatial: s, epsilon: Float(epsilon),
-                               channelsLast: x.isChannelsLast, source: x.storage.floats,
-                               destinationGradient: gradient.storage.floats, scale: scale.storage.floats,
-                               mean: mean.storage.floats, variance: variance.storage.floats,
-                               sourceGradient: gx.storage.floats, scaleGradient: gScale.storage.floats,
-                               shiftGradient: gShift.storage.floats, reluWorkspace: workspace.bytes)
-        return (gx, gScale, gShift)
+        return oneDNNBatchNormBackward(x, gradient: gradient, scale: scale, mean: mean, variance: variance,
+                                       epsilon: epsilon, reluWorkspace: workspace.bytes)
     }
 
     public override func batchNormBackward(_ x: Tensor, gradient: Tensor, scale: Tensor, mean: Tensor, variance: Tensor,
@@ -314,16 +323,7 @@ public final class CPUBackend: ReferenceBackend {
             return super.batchNormBackward(x.contiguous(), gradient: gradient.contiguous(), scale: scale, mean: mean,
                                            variance: variance, epsilon: epsilon)
         }
-        let (n, c, s) = normSizes(x)
-        let gx = output(x.shape, like: x)
-        let gScale = Tensor(uninitialized: [c], device: x.device)
-        let gShift = Tensor(uninitialized: [c], device: x.device)
-        DNNL.batchNormBackward(batch: n, channels: c, spatial: s, epsilon: Float(epsilon),
-                               channelsLast: x.isChannelsLast, source: x.storage.floats,
-                               destinationGradient: gradient.storage.floats, scale: scale.storage.floats,
-                               mean: mean.storage.floats, variance: variance.storage.floats,
-                               sourceGradient: gx.storage.floats, scaleGradient: gScale.storage.floats,
-                               shiftGradient: gShift.storage.floats)
-        return (gx, gScale, gShift)
+        return oneDNNBatchNormBackward(x, gradient: gradient, scale: scale, mean: mean, variance: variance,
+                                       epsilon: epsilon, reluWorkspace: nil)
     }
 }
