@@ -76,8 +76,8 @@ extension DNNL {
                                           destinationGradient: UnsafePointer<Float>,
                                           weight: UnsafePointer<Float>,
                                           sourceGradient: UnsafeMutablePointer<Float>) {
-        let (plan, transposed) = ConvPlans.backwardDataPlan(g)
-        guard transposed != nil else {
+        let (plan, runsAsForward) = ConvPlans.backwardDataPlan(g)
+        guard runsAsForward else {
             plan.execute([(DNNL_ARG_DIFF_DST, raw(destinationGradient)), (DNNL_ARG_WEIGHTS, raw(weight)),
                           (DNNL_ARG_DIFF_SRC, raw(sourceGradient))])
             return
@@ -185,23 +185,22 @@ enum ConvPlans {
         }
     }
 
-    /// The cached backward-data plan for `g`, and the transposed geometry when the plan is that
-    /// geometry's forward convolution (`ConvGeometry.transposedForBackwardData`; it then takes
-    /// the destination gradient as source and `flipAndTranspose`'s weight).
+    /// The cached backward-data plan for `g`, and whether it is the forward convolution of
+    /// `g.transposedForBackwardData` (it then takes the destination gradient as source and
+    /// `flipAndTranspose`'s weight).
     ///
     /// bf16 passes take that route where it exists: oneDNN 2.6's AMX backward-data kernels ran
     /// 1.3-4x slower than its forward (brgconv) kernels on the same work for resnet9s's layers
     /// at batch 256 on this CPU. In Float32 the two ran alike, so the native pass stays.
-    static func backwardDataPlan(_ g: ConvGeometry) -> (plan: Plan, transposed: ConvGeometry?) {
+    static func backwardDataPlan(_ g: ConvGeometry) -> (plan: Plan, runsAsForward: Bool) {
         let half = DNNL.bfloat16Convolutions.contains(.backwardData, for: g)
         if half, let transposed = g.transposedForBackwardData {
-            return (forwardPlan(transposed, bias: false, relu: false, inference: false, bfloat16: true),
-                    transposed)
+            return (forwardPlan(transposed, bias: false, relu: false, inference: false, bfloat16: true), true)
         }
         let algorithm = algorithm(g, .backwardData, bfloat16: half)
         return (DNNLContext.shared.plan(.convBackwardData(g, bfloat16: half, algorithm)) {
             backwardData(g, bfloat16: half, algorithm: algorithm)
-        }, nil)
+        }, false)
     }
 
     /// Writes `weight` (`[outChannels, inChannels / groups, kH, kW]`) as the weight of
