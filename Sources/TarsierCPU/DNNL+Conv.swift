@@ -54,7 +54,7 @@ extension DNNL {
                                      weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                                      destination: UnsafeMutablePointer<Float>, relu: Bool = false,
                                      inferenceWeight: OperandVersion? = nil) {
-        if SmallImageConv.appliesForward(g, bfloat16: bfloat16Convolutions.contains(.forward, for: g)) {
+        if SmallImageConv.applies(g, bfloat16: bfloat16Convolutions.contains(.forward, for: g)) {
             SmallImageConv.forward(g, source: source, weight: weight, bias: bias, destination: destination, relu: relu)
             return
         }
@@ -76,6 +76,11 @@ extension DNNL {
                                           destinationGradient: UnsafePointer<Float>,
                                           weight: UnsafePointer<Float>,
                                           sourceGradient: UnsafeMutablePointer<Float>) {
+        if SmallImageConv.appliesBackwardData(g, bfloat16: bfloat16Convolutions.contains(.backwardData, for: g)) {
+            SmallImageConv.backwardData(g, destinationGradient: destinationGradient, weight: weight,
+                                        sourceGradient: sourceGradient)
+            return
+        }
         let (plan, runsAsForward) = ConvPlans.backwardDataPlan(g)
         guard runsAsForward else {
             plan.execute([(DNNL_ARG_DIFF_DST, raw(destinationGradient)), (DNNL_ARG_WEIGHTS, raw(weight)),
@@ -122,12 +127,12 @@ extension DNNL {
     static func convolutionPlanNames(_ g: ConvGeometry) -> [String] {
         func name(_ pass: ConvolutionPasses, _ plan: () -> Plan) -> String {
             let bfloat16 = bfloat16Convolutions.contains(pass, for: g)
-            let small = pass == .forward ? SmallImageConv.appliesForward(g, bfloat16: bfloat16)
+            let small = pass == .backwardData ? SmallImageConv.appliesBackwardData(g, bfloat16: bfloat16)
                 : SmallImageConv.applies(g, bfloat16: bfloat16)
             return small ? "matrix products per linked pixel pair (small image)" : plan().name
         }
         return [name(.forward) { ConvPlans.forwardPlan(g, bias: false, relu: false, inference: false) },
-                ConvPlans.backwardDataPlan(g).plan.name,
+                name(.backwardData) { ConvPlans.backwardDataPlan(g).plan },
                 name(.backwardWeights) { ConvPlans.backwardWeightsPlan(g, bias: false) },
                 name(.forward) { ConvPlans.forwardPlan(g, bias: false, relu: false, inference: true) }]
     }
