@@ -6,11 +6,12 @@ import CTarsierKernels
 ///
 /// oneDNN 2.6's NHWC pooling kernels were slow here. resnet9s's pools at batch 256 (2x2 over 32
 /// channels at 28x28, 64 at 14x14, 128 at 7x7) took about 18 ms per training step forward and
-/// backward, although the activations fit in the 300 MB cache, where two threads stream 45
-/// GB/s; these loops took about 12 ms (profiled, same runs). LeNet's pool over 6 channels took
-/// 0.67 ms forward and 1.05 ms backward in oneDNN, under half that here. For overlapping
-/// windows (ResNet's 3x3 stride-2 stem pool) loops like these were slower backward than
-/// oneDNN, which keeps them.
+/// backward, although the activations fit in the 300 MB cache, where two threads stream
+/// 45 GB/s; these loops took about 9 ms (profiled, alternating runs). For LeNet's pool over 6
+/// channels oneDNN took 0.67 ms forward and 1.05 ms backward; the plain Swift loops these
+/// replace took 0.29 and 0.38 ms, and these cut LeNet's pool backward a further 3x (0.10 ->
+/// 0.03 s per 33 steps, profiled). For overlapping windows (ResNet's 3x3 stride-2 stem pool)
+/// loops like these were slower backward than oneDNN, which keeps them.
 ///
 /// The backward pass finds each window's maximum again from the saved input and output, so no
 /// argmax record is kept; ties go to the first maximum in row-major window order and NaN wins,

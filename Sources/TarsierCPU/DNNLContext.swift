@@ -71,7 +71,7 @@ enum OpenMP {
     /// Runs `body(part, parts)` once per thread of an OpenMP team of up to `threads` threads,
     /// the team oneDNN's kernels use. Plain-Swift or C kernels split their work this way
     /// rather than on other threads, which would compete with OpenMP's threads while those
-    /// spin-wait after a oneDNN call (measured: max pooling took 1.6x as long on Dispatch
+    /// spin-wait after a oneDNN call (measured: max pooling took 1.7x as long on Dispatch
     /// threads). Runs `body(0, 1)` on the calling thread when OpenMP is unavailable.
     static func parallel(threads: Int, _ body: (Int, Int) -> Void) {
         guard threads > 1, let runtime else { body(0, 1); return }

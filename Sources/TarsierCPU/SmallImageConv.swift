@@ -31,77 +31,83 @@ enum SmallImageConv {
         applies(g, bfloat16: bfloat16) && g.outHeight * g.outWidth == 1
     }
 
-    /// Every (input pixel, output pixel, kernel tap) that `g` links.
-    static func links(_ g: ConvGeometry) -> [(input: Int, output: Int, tap: Int)] {
-        var links: [(input: Int, output: Int, tap: Int)] = []
-        for oy in 0..<g.outHeight {
-            for ox in 0..<g.outWidth {
-                for ky in 0..<g.kernelHeight {
-                    for kx in 0..<g.kernelWidth {
-                        let iy = oy * g.strideHeight - g.padHeight + ky * g.dilationHeight
-                        let ix = ox * g.strideWidth - g.padWidth + kx * g.dilationWidth
-                        guard iy >= 0 && iy < g.inHeight && ix >= 0 && ix < g.inWidth else { continue }
-                        links.append((iy * g.inWidth + ix, oy * g.outWidth + ox, ky * g.kernelWidth + kx))
+    /// Which pixels `g` links through which taps, and the sizes of its matrices.
+    struct Layout {
+        let g: ConvGeometry
+        /// Every linked (input pixel, output pixel), with the position of its kernel tap in
+        /// `taps`.
+        let links: [(input: Int, output: Int, slot: Int)]
+        /// The kernel taps some link uses, increasing (on a 1x1 input only the centre).
+        let taps: [Int]
+        /// Elements of one weight tap: output channels times input channels.
+        var plane: Int { g.outChannels * g.inChannels }
+        /// Taps of the whole kernel.
+        var kernelTaps: Int { g.kernelHeight * g.kernelWidth }
+        /// Elements of one source image and one destination image (channels-last rows).
+        var inRow: Int { g.inHeight * g.inWidth * g.inChannels }
+        var outRow: Int { g.outHeight * g.outWidth * g.outChannels }
+
+        init(_ g: ConvGeometry) {
+            self.g = g
+            var linked: [(input: Int, output: Int, tap: Int)] = []
+            for oy in 0..<g.outHeight {
+                for ox in 0..<g.outWidth {
+                    for ky in 0..<g.kernelHeight {
+                        for kx in 0..<g.kernelWidth {
+                            let iy = oy * g.strideHeight - g.padHeight + ky * g.dilationHeight
+                            let ix = ox * g.strideWidth - g.padWidth + kx * g.dilationWidth
+                            guard iy >= 0 && iy < g.inHeight && ix >= 0 && ix < g.inWidth else { continue }
+                            linked.append((iy * g.inWidth + ix, oy * g.outWidth + ox, ky * g.kernelWidth + kx))
+                        }
                     }
                 }
             }
+            let taps = Array(Set(linked.map(\.tap))).sorted()
+            let slots = Dictionary(uniqueKeysWithValues: taps.enumerated().map { ($0.element, $0.offset) })
+            links = linked.map { ($0.input, $0.output, slots[$0.tap] ?? 0) }
+            self.taps = taps
         }
-        return links
-    }
 
-    /// The links, and the taps they use in increasing order (on a 1x1 input only the centre).
-    struct Pattern {
-        let links: [(input: Int, output: Int, tap: Int)]
-        let taps: [Int]
-        /// `taps`' position of each kernel tap (nil for taps no link uses).
-        let slot: [Int?]
+        /// Runs `body` with scratch for the `[used tap, out, in]` weight or its gradient.
+        func withTapMajor<R>(_ body: (UnsafeMutablePointer<Float>) -> R) -> R {
+            let buffer = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(plane * taps.count, 1))
+            defer { buffer.deallocate() }
+            return body(buffer)
+        }
 
         /// OIHW `[out, in, tap]` -> `[used tap, out, in]`, one strided pass per used tap.
-        func gatherTaps(_ weight: UnsafePointer<Float>, plane: Int, kernelTaps: Int,
-                        into tapMajor: UnsafeMutablePointer<Float>) {
+        func gather(_ weight: UnsafePointer<Float>, into tapMajor: UnsafeMutablePointer<Float>) {
             for (index, tap) in taps.enumerated() {
                 let destination = tapMajor + index * plane, source = weight + tap
                 for filter in 0..<plane { destination[filter] = source[filter * kernelTaps] }
             }
         }
 
-        init(_ g: ConvGeometry) {
-            links = SmallImageConv.links(g)
-            taps = Array(Set(links.map(\.tap))).sorted()
-            var slot = [Int?](repeating: nil, count: g.kernelHeight * g.kernelWidth)
-            for (index, tap) in taps.enumerated() { slot[tap] = index }
-            self.slot = slot
+        /// `[used tap, out, in]` -> OIHW `[out, in, tap]`, zero at the taps no link uses.
+        func scatter(_ tapMajor: UnsafePointer<Float>, into weight: UnsafeMutablePointer<Float>) {
+            weight.update(repeating: 0, count: plane * kernelTaps)
+            for (index, tap) in taps.enumerated() {
+                let source = tapMajor + index * plane, destination = weight + tap
+                for filter in 0..<plane { destination[filter * kernelTaps] = source[filter] }
+            }
         }
-    }
-
-    /// Scratch for the `[used tap, out, in]` weight (or its gradient), freed when `body` returns.
-    private static func withTapMajorWeight<R>(_ g: ConvGeometry, _ pattern: Pattern,
-                                              _ body: (UnsafeMutablePointer<Float>) -> R) -> R {
-        let count = g.outChannels * g.inChannels * pattern.taps.count
-        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(count, 1))
-        defer { buffer.deallocate() }
-        return body(buffer)
     }
 
     static func forward(_ g: ConvGeometry, source: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                         bias: UnsafePointer<Float>?, destination: UnsafeMutablePointer<Float>, relu: Bool) {
-        let taps = g.kernelHeight * g.kernelWidth, plane = g.outChannels * g.inChannels
-        let inRow = g.inHeight * g.inWidth * g.inChannels, outPixels = g.outHeight * g.outWidth
-        let outRow = outPixels * g.outChannels
-        let pattern = Pattern(g)
-        destination.update(repeating: 0, count: g.batch * outRow)
-        withTapMajorWeight(g, pattern) { tapMajor in
-            pattern.gatherTaps(weight, plane: plane, kernelTaps: taps, into: tapMajor)
-            for link in pattern.links {
-                let slot = pattern.slot[link.tap] ?? 0
+        let layout = Layout(g)
+        destination.update(repeating: 0, count: g.batch * layout.outRow)
+        layout.withTapMajor { tapMajor in
+            layout.gather(weight, into: tapMajor)
+            for link in layout.links {
                 DNNL.sgemm(transposeA: false, transposeB: true, m: g.batch, n: g.outChannels, k: g.inChannels,
-                           alpha: 1, a: source + link.input * g.inChannels, lda: inRow,
-                           b: tapMajor + slot * plane, ldb: g.inChannels, beta: 1,
-                           c: destination + link.output * g.outChannels, ldc: outRow)
+                           alpha: 1, a: source + link.input * g.inChannels, lda: layout.inRow,
+                           b: tapMajor + link.slot * layout.plane, ldb: g.inChannels, beta: 1,
+                           c: destination + link.output * g.outChannels, ldc: layout.outRow)
             }
         }
         guard bias != nil || relu else { return }
-        for pixel in 0..<(g.batch * outPixels) {
+        for pixel in 0..<(g.batch * g.outHeight * g.outWidth) {
             let values = destination + pixel * g.outChannels
             for output in 0..<g.outChannels {
                 let value = values[output] + (bias?[output] ?? 0)
@@ -112,19 +118,15 @@ enum SmallImageConv {
 
     static func backwardData(_ g: ConvGeometry, destinationGradient: UnsafePointer<Float>,
                              weight: UnsafePointer<Float>, sourceGradient: UnsafeMutablePointer<Float>) {
-        let taps = g.kernelHeight * g.kernelWidth, plane = g.outChannels * g.inChannels
-        let inRow = g.inHeight * g.inWidth * g.inChannels
-        let outRow = g.outHeight * g.outWidth * g.outChannels
-        let pattern = Pattern(g)
-        sourceGradient.update(repeating: 0, count: g.batch * inRow)
-        withTapMajorWeight(g, pattern) { tapMajor in
-            pattern.gatherTaps(weight, plane: plane, kernelTaps: taps, into: tapMajor)
-            for link in pattern.links {
-                let slot = pattern.slot[link.tap] ?? 0
+        let layout = Layout(g)
+        sourceGradient.update(repeating: 0, count: g.batch * layout.inRow)
+        layout.withTapMajor { tapMajor in
+            layout.gather(weight, into: tapMajor)
+            for link in layout.links {
                 DNNL.sgemm(transposeA: false, transposeB: false, m: g.batch, n: g.inChannels, k: g.outChannels,
-                           alpha: 1, a: destinationGradient + link.output * g.outChannels, lda: outRow,
-                           b: tapMajor + slot * plane, ldb: g.inChannels, beta: 1,
-                           c: sourceGradient + link.input * g.inChannels, ldc: inRow)
+                           alpha: 1, a: destinationGradient + link.output * g.outChannels, lda: layout.outRow,
+                           b: tapMajor + link.slot * layout.plane, ldb: g.inChannels, beta: 1,
+                           c: sourceGradient + link.input * g.inChannels, ldc: layout.inRow)
             }
         }
     }
@@ -133,30 +135,20 @@ enum SmallImageConv {
                                 destinationGradient: UnsafePointer<Float>,
                                 weightGradient: UnsafeMutablePointer<Float>,
                                 biasGradient: UnsafeMutablePointer<Float>?) {
-        let taps = g.kernelHeight * g.kernelWidth, plane = g.outChannels * g.inChannels
-        let inRow = g.inHeight * g.inWidth * g.inChannels, outPixels = g.outHeight * g.outWidth
-        let outRow = outPixels * g.outChannels
-        let pattern = Pattern(g)
-        withTapMajorWeight(g, pattern) { tapMajor in
-            tapMajor.update(repeating: 0, count: plane * pattern.taps.count)
-            for link in pattern.links {
-                let slot = pattern.slot[link.tap] ?? 0
+        let layout = Layout(g)
+        layout.withTapMajor { tapMajor in
+            tapMajor.update(repeating: 0, count: layout.plane * layout.taps.count)
+            for link in layout.links {
                 DNNL.sgemm(transposeA: true, transposeB: false, m: g.outChannels, n: g.inChannels, k: g.batch,
-                           alpha: 1, a: destinationGradient + link.output * g.outChannels, lda: outRow,
-                           b: source + link.input * g.inChannels, ldb: inRow, beta: 1,
-                           c: tapMajor + slot * plane, ldc: g.inChannels)
+                           alpha: 1, a: destinationGradient + link.output * g.outChannels, lda: layout.outRow,
+                           b: source + link.input * g.inChannels, ldb: layout.inRow, beta: 1,
+                           c: tapMajor + link.slot * layout.plane, ldc: g.inChannels)
             }
-            // [used tap, out, in] -> OIHW [out, in, tap], zero at taps no link uses.
-            weightGradient.update(repeating: 0, count: plane * taps)
-            for filter in 0..<plane {
-                for (index, tap) in pattern.taps.enumerated() {
-                    weightGradient[filter * taps + tap] = tapMajor[index * plane + filter]
-                }
-            }
+            layout.scatter(tapMajor, into: weightGradient)
         }
         if let biasGradient {
             biasGradient.update(repeating: 0, count: g.outChannels)
-            for pixel in 0..<(g.batch * outPixels) {
+            for pixel in 0..<(g.batch * g.outHeight * g.outWidth) {
                 let values = destinationGradient + pixel * g.outChannels
                 for output in 0..<g.outChannels { biasGradient[output] += values[output] }
             }
