@@ -1,3 +1,5 @@
+import CTarsierKernels
+
 /// Float32 convolutions over images of at most 4 pixels (ResNet-18's last stages at 32 px:
 /// 2x2 and 1x1), as one matrix product per pair of linked pixels.
 ///
@@ -5,13 +7,17 @@
 /// kernel tap, and most taps of a 3x3 kernel fall into padding. oneDNN's direct kernels spent
 /// their time there, and reordering the whole weight: at batch 64 on this CPU, for a
 /// 256-channel 3x3 layer on 2x2 they took 2.9 ms forward and 3.0 ms for the weight gradient
-/// (1.8 and 2.0 ms here); for a 512-channel one on 1x1, 1.1 ms forward, 0.9 ms for the source
-/// gradient and 5.1 ms for the weight gradient (0.76, 0.68 and 1.95 ms here).
+/// (about 0.85 and 0.93 ms here); for a 512-channel one on 1x1, 1.1 ms forward, 0.9 ms for the
+/// source gradient and 5.1 ms for the weight gradient (about 0.45, 0.4 and 0.5 ms here).
 ///
 /// Each linked pair is one GEMM on the channels-last activations: `Y[:, p] += X[:, q] · W[tap]ᵀ`
 /// forward, `dX[:, q] += dY[:, p] · W[tap]` and `dW[tap] += dY[:, p]ᵀ · X[:, q]` backward, with
 /// the used taps of the weight gathered into `[tap, out, in]` so each is a plain matrix. The
-/// source gradient of 2x2 outputs stays with oneDNN, which was faster there.
+/// gather and its reverse are one pass over the weight, split over two threads: one strided
+/// pass per tap, on one thread, had made them most of the time (the GEMMs of a 512-channel
+/// layer on 1x1 take about 0.15 ms; its weight is 9.4 MB). The source gradient of 2x2 outputs
+/// stays with oneDNN, which was as fast at batch 64 and faster at batch 16 (0.48 against
+/// 0.7 ms).
 enum SmallImageConv {
     /// Most pixels an input or output image may have.
     static let maximumPixels = 4
@@ -75,20 +81,33 @@ enum SmallImageConv {
             return body(buffer)
         }
 
-        /// OIHW `[out, in, tap]` -> `[used tap, out, in]`, one strided pass per used tap.
+        /// OIHW `[out, in, tap]` -> `[used tap, out, in]`, in one pass over the weight split
+        /// over the OpenMP team (a strided pass per tap made the gather most of a 1x1 layer's
+        /// forward time).
         func gather(_ weight: UnsafePointer<Float>, into tapMajor: UnsafeMutablePointer<Float>) {
-            for (index, tap) in taps.enumerated() {
-                let destination = tapMajor + index * plane, source = weight + tap
-                for filter in 0..<plane { destination[filter] = source[filter * kernelTaps] }
+            taps.withUnsafeBufferPointer { taps in
+                splitFilters { begin, end in
+                    tarsier_gather_taps(weight, plane, kernelTaps, taps.baseAddress, taps.count, begin, end, tapMajor)
+                }
             }
         }
 
         /// `[used tap, out, in]` -> OIHW `[out, in, tap]`, zero at the taps no link uses.
         func scatter(_ tapMajor: UnsafePointer<Float>, into weight: UnsafeMutablePointer<Float>) {
-            weight.update(repeating: 0, count: plane * kernelTaps)
-            for (index, tap) in taps.enumerated() {
-                let source = tapMajor + index * plane, destination = weight + tap
-                for filter in 0..<plane { destination[filter * kernelTaps] = source[filter] }
+            var slotOfTap = [Int](repeating: -1, count: kernelTaps)
+            for (slot, tap) in taps.enumerated() { slotOfTap[tap] = slot }
+            slotOfTap.withUnsafeBufferPointer { slotOfTap in
+                splitFilters { begin, end in
+                    tarsier_scatter_taps(tapMajor, plane, kernelTaps, slotOfTap.baseAddress, begin, end, weight)
+                }
+            }
+        }
+
+        /// Runs `body(begin, end)` on parts of the filters, one per thread of the OpenMP team.
+        private func splitFilters(_ body: (Int, Int) -> Void) {
+            let team = Swift.max(1, Swift.min(DNNL.threadCount, plane / 4096))
+            OpenMP.parallel(threads: team) { part, parts in
+                body(part * plane / parts, (part + 1) * plane / parts)
             }
         }
     }

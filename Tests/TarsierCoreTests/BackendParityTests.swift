@@ -147,6 +147,13 @@ final class BackendParityTests: XCTestCase {
                        [InputSpec([2, 6, 2, 1]), InputSpec([3, 6, 3, 3], .uniform(-0.5, 0.5))]) {
                 [$0[0].channelsLast().conv2d(weight: $0[1], padding: (2, 2), dilation: (2, 2))]
             },
+            // Over 8,192 filters (output times input channels, not a multiple of the 256-filter
+            // blocks), so the weight's tap gather and scatter split over two threads.
+            conv("3x3 on 1x1, 9,090 filters", x: [2, 101, 1, 1], w: [90, 101, 3, 3], bias: false, padding: (1, 1)),
+            ParityCase("conv2d 3x3 on 2x2, 9,090 filters, channels-last",
+                       [InputSpec([2, 101, 2, 2]), InputSpec([90, 101, 3, 3], .uniform(-0.1, 0.1))]) {
+                [$0[0].channelsLast().conv2d(weight: $0[1], padding: (1, 1))]
+            },
             ParityCase("conv2d 1x1 stride 2 on 2x2 (projection), channels-last",
                        [InputSpec([3, 20, 2, 2]), InputSpec([9, 20, 1, 1], .uniform(-0.5, 0.5))]) {
                 [$0[0].channelsLast().conv2d(weight: $0[1], stride: (2, 2))]

@@ -21,4 +21,15 @@ void tarsier_max_pool_nhwc_forward(const tarsier_pool_shape *shape, long images,
 void tarsier_max_pool_nhwc_backward(const tarsier_pool_shape *shape, long images,
                                     const float *x, const float *y, const float *dy, float *dx);
 
+/// Copies kernel taps `taps[0..<used]` of filters `begin..<end` of a weight laid out as
+/// `[filters, kernel_taps]` (OIHW: a filter is one output/input channel pair) into tap-major
+/// planes: `planes[u * filters + f] = weight[f * kernel_taps + taps[u]]`.
+void tarsier_gather_taps(const float *weight, long filters, long kernel_taps, const long *taps,
+                         long used, long begin, long end, float *planes);
+
+/// The reverse of `tarsier_gather_taps` for filters `begin..<end`: every tap `t` of those
+/// filters gets `planes[slot_of_tap[t] * filters + f]`, or zero where `slot_of_tap[t]` is -1.
+void tarsier_scatter_taps(const float *planes, long filters, long kernel_taps,
+                          const long *slot_of_tap, long begin, long end, float *weight);
+
 #endif
