@@ -275,6 +275,8 @@ final class Edge {
     var cachedCopies: [CopyKey: CachedCopy] = [:]
     /// user -> inner for inputs, inner -> user for outputs.
     let reorder: dnnl_primitive_t?
+    /// The same reorder as plain copies, where it is one between NHWC and nChw16c.
+    let channelBlocks: ChannelBlockReorder?
     let reorderArgs: [dnnl_exec_arg_t]
 
     /// Memory that the main primitive reads or writes.
@@ -291,12 +293,14 @@ final class Edge {
             inner = nil
             innerBytes = 0
             reorder = nil
+            channelBlocks = nil
             reorderArgs = []
             return
         }
         let inner = context.memory(chosen, allocate: false, name)
         var pd: dnnl_primitive_desc_t?
         let (from, to) = direction == .input ? (plain, chosen) : (chosen, plain)
+        channelBlocks = ChannelBlockReorder(from: from, to: to)
         withUnsafePointer(to: from) { from in
             withUnsafePointer(to: to) { to in
                 dnnlCheck(dnnl_reorder_primitive_desc_create(&pd, from, context.engine, to,
@@ -358,6 +362,24 @@ final class Edge {
         }
         dnnlCheck(dnnl_memory_set_data_handle(inner, copy.buffer), "memory_set_data_handle (cache)")
         return current
+    }
+
+    /// Runs the reorder between `user` and `inner` (bound for this call).
+    func reorderForCall(_ name: String) {
+        guard let reorder else { return }
+        guard let channelBlocks, let inner else {
+            DNNLContext.shared.execute(reorder, reorderArgs, "reorder (\(name))")
+            return
+        }
+        var userHandle: UnsafeMutableRawPointer?, innerHandle: UnsafeMutableRawPointer?
+        dnnlCheck(dnnl_memory_get_data_handle(user, &userHandle), "memory_get_data_handle (\(name))")
+        dnnlCheck(dnnl_memory_get_data_handle(inner, &innerHandle), "memory_get_data_handle (\(name))")
+        guard let userHandle, let innerHandle else { preconditionFailure("\(name): unbound reorder operand") }
+        if direction == .input {
+            channelBlocks.run(from: userHandle, to: innerHandle)
+        } else {
+            channelBlocks.run(from: innerHandle, to: userHandle)
+        }
     }
 
     deinit {
@@ -490,16 +512,15 @@ final class Plan: @unchecked Sendable {
     private func run(skippingReordersOf current: Set<Int32>) {
         let context = DNNLContext.shared
         for (arg, edge) in edges where edge.direction == .input && !current.contains(arg) {
-            if let reorder = edge.reorder {
-                context.execute(reorder, edge.reorderArgs, "reorder (\(name))")
-            }
+            edge.reorderForCall(name)
         }
         context.execute(primitive, args, name)
-        for (_, edge) in edges where edge.direction == .output {
-            if let reorder = edge.reorder {
-                context.execute(reorder, edge.reorderArgs, "reorder (\(name))")
-            }
+        let outputs = edges.filter { $0.edge.direction == .output && $0.edge.reorder != nil }
+        // Plain copies read what the primitive wrote: wait for it first.
+        if outputs.contains(where: { $0.edge.channelBlocks != nil }) {
+            dnnlCheck(dnnl_stream_wait(context.stream), "stream_wait (\(name))")
         }
+        for (_, edge) in outputs { edge.reorderForCall(name) }
         dnnlCheck(dnnl_stream_wait(context.stream), "stream_wait (\(name))")
     }
 }

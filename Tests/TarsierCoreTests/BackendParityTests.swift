@@ -109,6 +109,12 @@ final class BackendParityTests: XCTestCase {
             conv("16→32 Winograd", x: [4, 16, 16, 16], w: [32, 16, 3, 3], bias: true, padding: (1, 1)),
             conv("17→24 Winograd, padded channels", x: [3, 17, 13, 22], w: [24, 17, 3, 3], bias: false,
                  padding: (1, 1)),
+            // Channels-last activations with whole 16-channel blocks: the reorders to and from
+            // Winograd's nChw16c layout (backward passes) are plain row copies (ChannelBlockReorder).
+            ParityCase("conv2d 32→48 Winograd, channels-last", [InputSpec([4, 32, 17, 15]),
+                                                                 InputSpec([48, 32, 3, 3], .uniform(-0.2, 0.2))]) {
+                [$0[0].channelsLast().conv2d(weight: $0[1], padding: (1, 1))]
+            },
             ParityCase("conv2d with fused relu (Winograd and direct)",
                        [InputSpec([4, 16, 16, 16]), InputSpec([32, 16, 3, 3], .uniform(-0.5, 0.5)), InputSpec([32]),
                         InputSpec([8, 32, 3, 3], .uniform(-0.5, 0.5))]) {
