@@ -145,7 +145,7 @@ public final class Trainer {
             (firstEpoch, globalStep, trainingSeconds) = (restored.epochsDone, restored.globalStep, restored.trainingSeconds)
             (summaries, reached) = (restored.summaries, restored.secondsToAccuracy)
             if firstEpoch >= options.epochs {
-                lastEvaluation = try Evaluator.evaluate(model, on: data.test)
+                lastEvaluation = try Evaluator.evaluate(model, on: data.test, flipAveraging: options.flipAveragedEvaluation ?? false)
             }
         }
         model.train()
@@ -186,7 +186,7 @@ public final class Trainer {
             if !batches.skippedFiles.isEmpty {
                 for callback in callbacks { try callback.filesSkipped(batches.skippedFiles, epoch: epoch) }
             }
-            let evaluation = try Evaluator.evaluate(model, on: data.test)
+            let evaluation = try Evaluator.evaluate(model, on: data.test, flipAveraging: options.flipAveragedEvaluation ?? false)
             lastEvaluation = evaluation
             if epoch == firstEpoch && !evaluation.skippedFiles.isEmpty {
                 // The test set is read in the same order every epoch, so its bad files are reported once.
@@ -197,7 +197,9 @@ public final class Trainer {
             }
             let summary = EpochSummary(epoch: epoch, trainLoss: lossSum / Double(max(seen, 1)),
                                        trainAccuracy: Double(correct) / Double(max(seen, 1)), testLoss: evaluation.loss,
-                                       testAccuracy: evaluation.accuracy, testTopFiveAccuracy: evaluation.topFiveAccuracy,
+                                       testAccuracy: evaluation.accuracy,
+                                       testAccuracyWithoutFlips: evaluation.accuracyWithoutFlips,
+                                       testTopFiveAccuracy: evaluation.topFiveAccuracy,
                                        learningRate: lr, epochSeconds: epochSeconds, trainingSeconds: trainingSeconds,
                                        imagesPerSecond: Double(seen) / max(epochSeconds, 1e-9))
             summaries.append(summary)

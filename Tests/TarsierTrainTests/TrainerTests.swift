@@ -51,6 +51,32 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(again.predictions, result.finalEvaluation.predictions)
     }
 
+    /// Flip averaging predicts from the mean of each image's and its mirror's logits and keeps
+    /// the plain accuracy beside it.
+    func testFlipAveragedEvaluation() throws {
+        XCTAssertEqual(Evaluator.mirroredHorizontally([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], shape: [2, 1, 2, 3]),
+                       [3, 2, 1, 6, 5, 4, 9, 8, 7, 12, 11, 10])
+        let (_, test) = try Self.smallSets()
+        RandomState.seed(3)
+        let model = LeNet.make(classCount: 10)
+        let mean = [FashionMNIST.mean], std = [FashionMNIST.std]
+        let plain = try Evaluator.evaluate(model, on: test, batchSize: 64, mean: mean, std: std)
+        let averaged = try Evaluator.evaluate(model, on: test, batchSize: 64, mean: mean, std: std, flipAveraging: true)
+        XCTAssertNil(plain.accuracyWithoutFlips)
+        XCTAssertEqual(averaged.accuracyWithoutFlips, plain.accuracy)
+
+        let loader = InMemoryBatchLoader(dataset: test, batchSize: 200, shuffle: false, mean: mean, std: std)
+        guard let batch = try loader.batches(epoch: 0).next() else { return XCTFail("no test batch") }
+        model.eval()
+        let expected = try Autograd.withNoGrad {
+            let mirrored = Evaluator.mirroredHorizontally(batch.images, shape: batch.shape)
+            return try (model(Tensor(shape: batch.shape, data: batch.images))
+                        + model(Tensor(shape: batch.shape, data: mirrored))).argmax(axis: 1)
+        }
+        XCTAssertEqual(averaged.predictions, expected)
+        XCTAssertNotEqual(averaged.loss, plain.loss, "the loss comes from the averaged logits")
+    }
+
     func testNonFiniteLossStopsAndKeepsLastCheckpoint() throws {
         let (train, test) = try Self.smallSets()
         let folder = temporaryDirectory()
