@@ -136,6 +136,44 @@ final class PoolTests: XCTestCase {
         XCTAssertEqual((0..<4).map { dx[$0 * 18 + 5] }, [dy[5], 0, 0, 0])
     }
 
+    /// Fewer than 16 channels with 2x2 windows run whole image rows at a time: a NaN in any
+    /// corner of a window wins, and ties go to the first corner in row-major order.
+    func testSmallChannelMaxPoolNaNInEveryCornerAndTies() {
+        var g = PoolGeometry(batch: 2, channels: 6, inHeight: 3, inWidth: 5, kernelHeight: 2, kernelWidth: 2,
+                             strideHeight: 2, strideWidth: 2)
+        g.channelsLast = true
+        XCTAssertTrue(ChannelsLastMaxPool.applies(g))
+        let c = 6, corners = [(0, 0), (0, 1), (1, 0), (1, 1)]
+        func index(_ n: Int, _ iy: Int, _ ix: Int, _ channel: Int) -> Int { ((n * 3 + iy) * 5 + ix) * c + channel }
+        var x = (0..<(2 * 3 * 5 * c)).map { Float($0 % 7) - 3 }
+        // Image 1, window 1 (columns 2-3): channel k has a NaN in corner k; channel 4 ties at 9 in
+        // corners 1 and 3; channel 5 is all equal.
+        for (k, corner) in corners.enumerated() { x[index(1, corner.0, 2 + corner.1, k)] = .nan }
+        x[index(1, 0, 3, 4)] = 9
+        x[index(1, 1, 3, 4)] = 9
+        for corner in corners { x[index(1, corner.0, 2 + corner.1, 5)] = 2 }
+        var y = [Float](repeating: 0, count: 2 * 1 * 2 * c)
+        ChannelsLastMaxPool.forward(g, source: x, destination: &y, threads: 2)
+        let dy = (0..<y.count).map { Float($0 + 1) }
+        var dx = [Float](repeating: .infinity, count: x.count)
+        ChannelsLastMaxPool.backward(g, source: x, destination: y, destinationGradient: dy, sourceGradient: &dx,
+                                     threads: 2)
+        let out = (1 * 2 + 1) * c  // image 1, window 1
+        func routed(_ channel: Int) -> [Float] { corners.map { dx[index(1, $0.0, 2 + $0.1, channel)] } }
+        for k in 0..<4 {
+            XCTAssertTrue(y[out + k].isNaN, "channel \(k)")
+            XCTAssertEqual(routed(k), (0..<4).map { $0 == k ? dy[out + k] : 0 }, "channel \(k)")
+        }
+        XCTAssertEqual(y[out + 4], 9)
+        XCTAssertEqual(routed(4), [0, dy[out + 4], 0, 0])
+        XCTAssertEqual(routed(5), [dy[out + 5], 0, 0, 0])
+        // The last row and column lie under no window.
+        for n in 0..<2 {
+            for ix in 0..<5 { XCTAssertEqual(dx[index(n, 2, ix, 0)], 0) }
+            for iy in 0..<3 { XCTAssertEqual(dx[index(n, iy, 4, 3)], 0) }
+        }
+    }
+
     func testOutputSizes() {
         // PyTorch: MaxPool2d(3, 2, ceil_mode=True) on 112 -> 56; on 8 -> 4 (floor 3).
         XCTAssertEqual(PoolGeometry(batch: 1, channels: 1, inHeight: 112, inWidth: 8, kernelHeight: 3,
