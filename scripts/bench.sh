@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs PyTorch's anchor benchmark and `tarsier bench` in one command, several times each, and
-# prints the median images/s of both and their ratio. Installs the references first (PyTorch CPU,
+# prints the median images/s of both and the median of their per-run ratios. Installs the references first (PyTorch CPU,
 # torchvision, ONNX Runtime) into .venv-bench with pip.
 #   scripts/bench.sh [RUNS] [WORKLOADS...]   e.g. scripts/bench.sh 3 lenet r18_32
 set -euo pipefail
@@ -42,33 +42,50 @@ result["peak_rss_mib_" + group] = resource.getrusage(resource.RUSAGE_SELF).ru_ma
 print(json.dumps(result))
 PY
 }
+# Each reference group runs right beside the Tarsier workloads it is compared with, alternating
+# which goes first, so that a ratio compares figures taken seconds apart: this shared machine's
+# speed drifts by up to 1.5x over minutes.
+keys_of() {
+    case "$1" in
+        lenet) echo lenet_fmnist_train_b128,lenet_fmnist_infer_b1024 ;;
+        r18_32) echo resnet18_32px_train_b64 ;;
+        r18_224) echo resnet18_224px_train_b16,resnet18_224px_infer_b16,resnet18_224px_infer_b1 ;;
+        ort) echo resnet18_224px_infer_b16,resnet18_224px_infer_b1 ;;
+        *) echo "error: unknown workload group $1 (lenet, r18_32, r18_224, ort)" >&2; exit 1 ;;
+    esac
+}
 for i in $(seq "$runs"); do
-    for group in "${groups[@]}"; do torch_group "$group" > "$out/torch-$i-$group.json"; done
-    "$venv/bin/python" -c "import json, sys; r = {}; [r.update(json.load(open(f))) for f in sys.argv[1:]]; print(json.dumps(r))" \
-        "$out"/torch-"$i"-*.json > "$out/torch-$i.json"
-    .build/release/tarsier bench --json --threads 2 > "$out/tarsier-$i.json"
+    for group in "${groups[@]}"; do
+        keys=$(keys_of "$group")
+        if (( i % 2 )); then
+            torch_group "$group" > "$out/torch-$i-$group.json"
+            .build/release/tarsier bench --json --threads 2 --only "$keys" > "$out/tarsier-$i-$group.json"
+        else
+            .build/release/tarsier bench --json --threads 2 --only "$keys" > "$out/tarsier-$i-$group.json"
+            torch_group "$group" > "$out/torch-$i-$group.json"
+        fi
+    done
 done
-"$venv/bin/python" - "$out" "$runs" <<'PY'
+"$venv/bin/python" - "$out" "$runs" "${groups[@]}" <<'PY'
 import json, statistics, sys
-out, runs = sys.argv[1], int(sys.argv[2])
-torch = [json.load(open(f"{out}/torch-{i}.json")) for i in range(1, runs + 1)]
-ours = [json.load(open(f"{out}/tarsier-{i}.json")) for i in range(1, runs + 1)]
-print(f"torch {torch[0]['torch']}, {torch[0]['threads']} threads, medians of {runs} runs")
-print(f"{'workload':30} {'tarsier':>10} {'torch':>10} {'ratio':>7} {'ort':>10} {'vs ort':>7} {'RSS MiB':>8}")
-group_of = {"lenet": "lenet", "resnet18_32px": "r18_32", "resnet18_224px": "r18_224"}
-for key in [k for k in ours[0] if isinstance(ours[0][k], float) and not k.endswith("_mib") and k != "threads"]:
-    t = statistics.median(r[key] for r in ours)
-    p = [r[key] for r in torch if key in r]
-    o = [r["ort_" + key] for r in torch if "ort_" + key in r]
-    pm = statistics.median(p) if p else float("nan")
-    om = statistics.median(o) if o else float("nan")
-    rss = statistics.median(r[key + "_peak_rss_mib"] for r in ours)
-    print(f"{key:30} {t:10.1f} {pm:10.1f} {t / pm:7.2f} {om:10.1f} {t / om:7.2f} {rss:8.0f}")
+out, runs, groups = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+load = lambda who, i, g: json.load(open(f"{out}/{who}-{i}-{g}.json"))
+first = load("torch", 1, groups[0])
+print(f"torch {first['torch']}, {first['threads']} threads, {runs} runs; ratio = median of the runs' "
+      "ratios (each Tarsier figure against the reference measured beside it)")
+print(f"{'workload':30} {'tarsier':>10} {'reference':>10} {'ratio':>7} {'RSS MiB':>8}   every run (tarsier / reference)")
+is_rate = lambda k, v: isinstance(v, float) and not k.endswith("_mib") and k != "threads"
+for g in groups:
+    for key in [k for k, v in load("tarsier", 1, g).items() if is_rate(k, v)]:
+        ref_key = "ort_" + key if g == "ort" else key
+        ours = [load("tarsier", i, g)[key] for i in range(1, runs + 1)]
+        theirs = [load("torch", i, g).get(ref_key, float("nan")) for i in range(1, runs + 1)]
+        ratio = statistics.median(o / t for o, t in zip(ours, theirs))
+        rss = statistics.median(load("tarsier", i, g)[key + "_peak_rss_mib"] for i in range(1, runs + 1))
+        label = key + (" vs ORT" if g == "ort" else "")
+        print(f"{label:30} {statistics.median(ours):10.1f} {statistics.median(theirs):10.1f} {ratio:7.2f} {rss:8.0f}   "
+              + " ".join(f"{o:.1f}/{t:.1f}" for o, t in zip(ours, theirs)))
 print("peak RSS of each PyTorch group's process (MiB, median):")
-for group in sorted({k for r in torch for k in r if k.startswith("peak_rss_mib_")}):
-    print(f"  {group[len('peak_rss_mib_'):]:10} {statistics.median(r[group] for r in torch if group in r):8.0f}")
-print("every run (tarsier / torch):")
-for key in [k for k in ours[0] if isinstance(ours[0][k], float) and not k.endswith("_mib") and k != "threads"]:
-    print(f"  {key:30} " + "  ".join(f"{r[key]:.1f}" for r in ours) + "  /  "
-          + "  ".join(f"{r.get(key, float('nan')):.1f}" for r in torch))
+for g in groups:
+    print(f"  {g:10} {statistics.median(load('torch', i, g)['peak_rss_mib_' + g] for i in range(1, runs + 1)):8.0f}")
 PY
