@@ -7,29 +7,16 @@
 #define BLOCK 16
 
 TARSIER_CLONES
-void tarsier_nhwc_to_blocked16(const float *nhwc, long channels, long pixels, long begin,
-                               long end, float *blocked) {
+void tarsier_copy_channel_blocks(const float *from, float *to, long channels, long pixels,
+                                 long begin, long end, int to_blocked) {
     const long blocks = channels / BLOCK;
     for (long row = begin; row < end; row++) {
         const long image = row / pixels, pixel = row % pixels;
-        const float *restrict source = nhwc + row * channels;
-        float *restrict destination = blocked + (image * blocks * pixels + pixel) * BLOCK;
+        const long nhwc = row * channels, blocked = (image * blocks * pixels + pixel) * BLOCK;
         for (long b = 0; b < blocks; b++) {
-            memcpy(destination + b * pixels * BLOCK, source + b * BLOCK, BLOCK * sizeof(float));
-        }
-    }
-}
-
-TARSIER_CLONES
-void tarsier_blocked16_to_nhwc(const float *blocked, long channels, long pixels, long begin,
-                               long end, float *nhwc) {
-    const long blocks = channels / BLOCK;
-    for (long row = begin; row < end; row++) {
-        const long image = row / pixels, pixel = row % pixels;
-        const float *restrict source = blocked + (image * blocks * pixels + pixel) * BLOCK;
-        float *restrict destination = nhwc + row * channels;
-        for (long b = 0; b < blocks; b++) {
-            memcpy(destination + b * BLOCK, source + b * pixels * BLOCK, BLOCK * sizeof(float));
+            const long at_nhwc = nhwc + b * BLOCK, at_blocked = blocked + b * pixels * BLOCK;
+            memcpy(to + (to_blocked ? at_blocked : at_nhwc), from + (to_blocked ? at_nhwc : at_blocked),
+                   BLOCK * sizeof(float));
         }
     }
 }

@@ -39,12 +39,8 @@ struct ChannelBlockReorder {
         let from = source.assumingMemoryBound(to: Float.self)
         let to = destination.assumingMemoryBound(to: Float.self)
         OpenMP.parallel(threads: team) { part, parts in
-            let begin = part * rows / parts, end = (part + 1) * rows / parts
-            if toBlocked {
-                tarsier_nhwc_to_blocked16(from, channels, pixels, begin, end, to)
-            } else {
-                tarsier_blocked16_to_nhwc(from, channels, pixels, begin, end, to)
-            }
+            tarsier_copy_channel_blocks(from, to, channels, pixels, part * rows / parts,
+                                        (part + 1) * rows / parts, toBlocked ? 1 : 0)
         }
     }
 }

@@ -32,14 +32,11 @@ void tarsier_gather_taps(const float *weight, long filters, long kernel_taps, co
 void tarsier_scatter_taps(const float *planes, long filters, long kernel_taps,
                           const long *slot_of_tap, long begin, long end, float *weight);
 
-/// Copies rows `begin..<end` (a row is one pixel of one image, `channels` floats, a multiple of
-/// 16) of a channels-last (NHWC) tensor with `pixels` pixels per image into oneDNN's nChw16c
-/// layout: `[image, channels / 16, pixel, 16]`.
-void tarsier_nhwc_to_blocked16(const float *nhwc, long channels, long pixels, long begin,
-                               long end, float *blocked);
-
-/// The reverse of `tarsier_nhwc_to_blocked16` for rows `begin..<end`.
-void tarsier_blocked16_to_nhwc(const float *blocked, long channels, long pixels, long begin,
-                               long end, float *nhwc);
+/// Copies rows `begin..<end` (a row is one pixel of one image: `channels` floats, a multiple of
+/// 16) between a channels-last (NHWC) tensor with `pixels` pixels per image and oneDNN's nChw16c
+/// layout (`[image, channels / 16, pixel, 16]`): NHWC to nChw16c when `to_blocked` is nonzero,
+/// else back.
+void tarsier_copy_channel_blocks(const float *from, float *to, long channels, long pixels,
+                                 long begin, long end, int to_blocked);
 
 #endif
