@@ -103,9 +103,13 @@ enum SmallImageConv {
             }
         }
 
+        /// Fewest filters per thread before a gather or scatter is split; smaller weights are
+        /// copied on the calling thread.
+        static let filtersPerThread = 4096
+
         /// Runs `body(begin, end)` on parts of the filters, one per thread of the OpenMP team.
         private func splitFilters(_ body: (Int, Int) -> Void) {
-            let team = Swift.max(1, Swift.min(DNNL.threadCount, plane / 4096))
+            let team = Swift.max(1, Swift.min(DNNL.threadCount, plane / Self.filtersPerThread))
             OpenMP.parallel(threads: team) { part, parts in
                 body(part * plane / parts, (part + 1) * plane / parts)
             }
