@@ -443,6 +443,10 @@ final class Plan: @unchecked Sendable {
     private let stagingBytes: Int
     /// Size of the workspace the caller owns (max pooling), else 0.
     let workspaceBytes: Int
+    /// Outputs reordered back after the primitive runs, and whether one of them is a plain copy
+    /// (which must wait for the primitive to finish).
+    private let reorderedOutputs: [Edge]
+    private let copiesOutputs: Bool
     /// Serialises calls: they share the memory objects.
     private let lock = Mutex(())
 
@@ -465,6 +469,8 @@ final class Plan: @unchecked Sendable {
         stagingOffsets = offsets
         stagingBytes = total
         self.workspaceBytes = workspaceBytes
+        reorderedOutputs = edges.map(\.edge).filter { $0.direction == .output && $0.reorder != nil }
+        copiesOutputs = reorderedOutputs.contains { $0.channelBlocks != nil }
     }
 
     deinit { dnnl_primitive_destroy(primitive) }
@@ -515,12 +521,9 @@ final class Plan: @unchecked Sendable {
             edge.reorderForCall(name)
         }
         context.execute(primitive, args, name)
-        let outputs = edges.filter { $0.edge.direction == .output && $0.edge.reorder != nil }
         // Plain copies read what the primitive wrote: wait for it first.
-        if outputs.contains(where: { $0.edge.channelBlocks != nil }) {
-            dnnlCheck(dnnl_stream_wait(context.stream), "stream_wait (\(name))")
-        }
-        for (_, edge) in outputs { edge.reorderForCall(name) }
+        if copiesOutputs { dnnlCheck(dnnl_stream_wait(context.stream), "stream_wait (\(name))") }
+        for edge in reorderedOutputs { edge.reorderForCall(name) }
         dnnlCheck(dnnl_stream_wait(context.stream), "stream_wait (\(name))")
     }
 }
