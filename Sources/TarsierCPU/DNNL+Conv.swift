@@ -112,6 +112,11 @@ extension DNNL {
                                            weightGradient: weightGradient, biasGradient: biasGradient)
             return
         }
+        if bfloat16Convolutions.contains(.backwardWeights, for: g) && LoweredWeightGradient.applies(g) {
+            LoweredWeightGradient.backwardWeights(g, source: source, destinationGradient: destinationGradient,
+                                                  weightGradient: weightGradient, biasGradient: biasGradient)
+            return
+        }
         let plan = ConvPlans.backwardWeightsPlan(g, bias: biasGradient != nil)
         var bindings = [(DNNL_ARG_SRC, raw(source)), (DNNL_ARG_DIFF_DST, raw(destinationGradient)),
                         (DNNL_ARG_DIFF_WEIGHTS, raw(weightGradient))]
@@ -129,7 +134,11 @@ extension DNNL {
             let bfloat16 = bfloat16Convolutions.contains(pass, for: g)
             let small = pass == .backwardData ? SmallImageConv.appliesBackwardData(g, bfloat16: bfloat16)
                 : SmallImageConv.applies(g, bfloat16: bfloat16)
-            return small ? "matrix products per linked pixel pair (small image)" : plan().name
+            if small { return "matrix products per linked pixel pair (small image)" }
+            if pass == .backwardWeights && bfloat16 && LoweredWeightGradient.applies(g) {
+                return "bf16 matrix product over the lowered source (small image)"
+            }
+            return plan().name
         }
         return [name(.forward) { ConvPlans.forwardPlan(g, bias: false, relu: false, inference: false) },
                 name(.backwardData) { ConvPlans.backwardDataPlan(g).plan },
@@ -145,21 +154,27 @@ public struct ConvolutionPasses: OptionSet, Sendable, Hashable {
     public static let forward = ConvolutionPasses(rawValue: 1)
     public static let backwardData = ConvolutionPasses(rawValue: 2)
     public static let backwardWeights = ConvolutionPasses(rawValue: 4)
-    /// The backward-weights pass of convolutions with at least `largeImagePixels` output pixels
-    /// per image and 16 input channels only. There oneDNN 2.6's AMX bf16 kernels beat Float32
-    /// Winograd with its reorders by about 2x (resnet9s at batch 256: 28x28 and 14x14); on
-    /// smaller images they were slower.
-    public static let backwardWeightsOnLargeImages = ConvolutionPasses(rawValue: 8)
+    /// The backward-weights pass where bf16 was measured faster than Float32 (resnet9s at batch
+    /// 256 on this CPU):
+    /// - on images of at least `largeImagePixels` output pixels with 16 or more input channels,
+    ///   where oneDNN 2.6's AMX kernels beat Float32 Winograd with its reorders by about 2x
+    ///   (28x28 and 14x14);
+    /// - on images under 7x7 but larger than `SmallImageConv`'s (`LoweredWeightGradient`): a
+    ///   128-channel layer on 3x3 images took 2.2-2.5 against 3.4-4.1 ms.
+    /// On 7x7, Float32 Winograd was about as fast as either bf16 route or faster, and on 1x1 and
+    /// 2x2 images `SmallImageConv`'s Float32 products were.
+    public static let backwardWeightsWhereFaster = ConvolutionPasses(rawValue: 8)
     public static let all: ConvolutionPasses = [.forward, .backwardData, .backwardWeights]
 
-    /// Output pixels per image from which `backwardWeightsOnLargeImages` applies (14x14).
+    /// Output pixels per image from which `backwardWeightsWhereFaster` uses oneDNN's bf16 kernels (14x14).
     public static let largeImagePixels = 196
 
     /// Whether `pass` (one of forward, backward data, backward weights) of `g` runs in bf16.
     public func contains(_ pass: ConvolutionPasses, for g: ConvGeometry) -> Bool {
         if contains(pass) { return true }
-        return pass == .backwardWeights && contains(.backwardWeightsOnLargeImages)
-            && g.outHeight * g.outWidth >= Self.largeImagePixels && g.inChannels / g.groups >= 16
+        guard pass == .backwardWeights && contains(.backwardWeightsWhereFaster) else { return false }
+        let largeImage = g.outHeight * g.outWidth >= Self.largeImagePixels && g.inChannels / g.groups >= 16
+        return largeImage || LoweredWeightGradient.applies(g)
     }
 }
 

@@ -121,6 +121,7 @@ enum PlanKey: Hashable {
     case avgPoolBackward(PoolGeometry)
     case batchNorm(BatchNormKey)
     case eltwise(EltwiseKey)
+    case bfloat16Matmul(m: Int, n: Int, k: Int)
 }
 
 /// The process-wide engine and stream, plus the cache of primitives by geometry.

@@ -21,8 +21,8 @@ public struct EpochSummary: Codable, Sendable {
     public var trainAccuracy: Double
     public var testLoss: Double
     public var testAccuracy: Double
-    /// With flip-averaged evaluation, the accuracy without it.
-    public var testAccuracyWithoutFlips: Double?
+    /// With test-time augmentation, the accuracy without it.
+    public var testAccuracyWithoutAugmentation: Double?
     public var testTopFiveAccuracy: Double
     public var learningRate: Double
     /// Training seconds of this epoch and in total (evaluation excluded).
@@ -76,9 +76,9 @@ public final class ProgressCallback: TrainingCallback {
     public func epochDidEnd(_ summary: EpochSummary, trainer: Trainer, evaluation: EvaluationResult) throws {
         bar?.finish()
         bar = nil
-        let withoutFlips = summary.testAccuracyWithoutFlips.map { String(format: " (%.4f without flips)", $0) } ?? ""
+        let plain = summary.testAccuracyWithoutAugmentation.map { String(format: " (%.4f without TTA)", $0) } ?? ""
         print(String(format: "epoch %d: train loss %.4f acc %.4f | test loss %.4f acc %.4f%@ top-5 %.4f | %.0f img/s, %.1f s training",
                      summary.epoch + 1, summary.trainLoss, summary.trainAccuracy, summary.testLoss, summary.testAccuracy,
-                     withoutFlips, summary.testTopFiveAccuracy, summary.imagesPerSecond, summary.trainingSeconds))
+                     plain, summary.testTopFiveAccuracy, summary.imagesPerSecond, summary.trainingSeconds))
     }
 }

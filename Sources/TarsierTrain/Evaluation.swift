@@ -13,8 +13,8 @@ public struct EvaluationResult: Sendable {
     public var classNames: [String]
     /// Test files that could not be loaded and were left out.
     public var skippedFiles: [SkippedFile] = []
-    /// With flip averaging: the accuracy of the unflipped images' logits alone.
-    public var accuracyWithoutFlips: Double?
+    /// With test-time augmentation: the accuracy of the plain images' logits alone.
+    public var accuracyWithoutAugmentation: Double?
 
     /// Fraction of correct predictions.
     public var accuracy: Double {
@@ -36,18 +36,19 @@ public struct EvaluationResult: Sendable {
 public enum Evaluator {
     /// Evaluates `model` on `dataset` normalised with `mean`/`std`; restores the model's mode afterwards.
     public static func evaluate(_ model: Module, on dataset: ImageClassificationSet, batchSize: Int = 1000,
-                                mean: [Float], std: [Float], flipAveraging: Bool = false) throws -> EvaluationResult {
+                                mean: [Float], std: [Float],
+                                augmentation: TestTimeAugmentation = .none) throws -> EvaluationResult {
         let loader = InMemoryBatchLoader(dataset: dataset, batchSize: batchSize, shuffle: false, mean: mean, std: std)
-        return try evaluate(model, on: loader, flipAveraging: flipAveraging)
+        return try evaluate(model, on: loader, augmentation: augmentation)
     }
 
     /// Evaluates `model` on every batch of epoch 0 of `provider` (files that cannot be loaded are
     /// left out, as the provider's bad-file policy says); restores the model's mode afterwards.
-    /// - Parameter flipAveraging: Predict from the mean of the logits of each image and its
-    ///   horizontal mirror (test-time augmentation for models trained with random flips); the
-    ///   result's `accuracyWithoutFlips` then holds the plain accuracy as well.
+    /// - Parameter augmentation: Predict from the mean of the logits of each image's views
+    ///   (test-time augmentation); unless it is `.none`, the result's
+    ///   `accuracyWithoutAugmentation` holds the plain accuracy as well.
     public static func evaluate(_ model: Module, on provider: any BatchProvider,
-                                flipAveraging: Bool = false) throws -> EvaluationResult {
+                                augmentation: TestTimeAugmentation = .none) throws -> EvaluationResult {
         let wasTraining = model.isTraining
         model.eval()
         defer { model.train(wasTraining) }
@@ -57,10 +58,13 @@ public enum Evaluator {
         try Autograd.withNoGrad {
             while let batch = try batches.next() {
                 var logits = try model(Tensor(shape: batch.shape, data: batch.images))
-                if flipAveraging {
+                if !augmentation.isNone {
                     plainCorrect += zip(logits.argmax(axis: 1), batch.labels).filter { $0 == $1 }.count
-                    let mirrored = try model(Tensor(shape: batch.shape, data: mirroredHorizontally(batch.images, shape: batch.shape)))
-                    logits = (logits + mirrored) * 0.5
+                    for view in augmentation.views.dropFirst() {
+                        let images = augmentation.images(batch.images, shape: batch.shape, view: view)
+                        logits = logits + (try model(Tensor(shape: batch.shape, data: images)))
+                    }
+                    logits = logits * (1 / Double(augmentation.views.count))
                 }
                 predictions += logits.argmax(axis: 1)
                 labels += batch.labels
@@ -76,21 +80,7 @@ public enum Evaluator {
         var result = EvaluationResult(labels: labels, predictions: predictions, loss: lossSum / n,
                                       topFiveAccuracy: topFive / n, classNames: provider.classNames,
                                       skippedFiles: batches.skippedFiles)
-        if flipAveraging { result.accuracyWithoutFlips = Double(plainCorrect) / n }
+        if !augmentation.isNone { result.accuracyWithoutAugmentation = Double(plainCorrect) / n }
         return result
-    }
-
-    /// `images` (`[batch, channels, height, width]`, row-major) with every row reversed.
-    public static func mirroredHorizontally(_ images: [Float], shape: [Int]) -> [Float] {
-        guard let width = shape.last, width > 1 else { return images }
-        var mirrored = images
-        mirrored.withUnsafeMutableBufferPointer { out in
-            images.withUnsafeBufferPointer { source in
-                for rowStart in stride(from: 0, to: source.count, by: width) {
-                    for x in 0..<width { out[rowStart + x] = source[rowStart + width - 1 - x] }
-                }
-            }
-        }
-        return mirrored
     }
 }

@@ -72,8 +72,8 @@ public enum ReportText {
         var lines: [String] = []
         lines.append(String(format: "test accuracy %.4f (top-5 %.4f) on %d images", evaluation.accuracy,
                             evaluation.topFiveAccuracy, evaluation.labels.count))
-        if let plain = evaluation.accuracyWithoutFlips {
-            lines.append(String(format: "(predicted from the mean logits of each image and its mirror; %.4f without)", plain))
+        if let plain = evaluation.accuracyWithoutAugmentation {
+            lines.append(String(format: "(predicted from the mean logits of several views of each image, test-time augmentation; %.4f without)", plain))
         }
         lines.append("")
         lines.append(evaluation.report.text(digits: 4))

@@ -38,6 +38,8 @@ public final class Trainer {
     public let bfloat16Passes: ConvolutionPasses
     /// Sets each group's learning rate (and momentum, for one-cycle) before every step.
     public let scheduler: Scheduler
+    /// The views each test image is evaluated on (`options.testTimeAugmentation`).
+    public let testAugmentation: TestTimeAugmentation
 
     /// Builds the model, optimiser and schedule that `options` name, for in-memory image sets
     /// augmented as the options say (random crop with padding, horizontal flip).
@@ -71,6 +73,8 @@ public final class Trainer {
         self.data = data
         RandomState.seed(options.seed)
         bfloat16Passes = try Trainer.convolutionPasses(options.bfloat16)
+        testAugmentation = try TestTimeAugmentation(named: options.testTimeAugmentation ?? "off",
+                                                    mean: data.mean, std: data.std)
         if let model {
             self.model = model
         } else {
@@ -94,7 +98,7 @@ public final class Trainer {
         switch text {
         case "off", "none", "": return []
         case "all", "on": return .all
-        case "auto": return CPUBackend.hasNativeBFloat16 ? [.forward, .backwardData, .backwardWeightsOnLargeImages] : []
+        case "auto": return CPUBackend.hasNativeBFloat16 ? [.forward, .backwardData, .backwardWeightsWhereFaster] : []
         default:
             var passes: ConvolutionPasses = []
             for part in text.split(separator: ",") {
@@ -145,7 +149,7 @@ public final class Trainer {
             (firstEpoch, globalStep, trainingSeconds) = (restored.epochsDone, restored.globalStep, restored.trainingSeconds)
             (summaries, reached) = (restored.summaries, restored.secondsToAccuracy)
             if firstEpoch >= options.epochs {
-                lastEvaluation = try Evaluator.evaluate(model, on: data.test, flipAveraging: options.flipAveragedEvaluation ?? false)
+                lastEvaluation = try Evaluator.evaluate(model, on: data.test, augmentation: testAugmentation)
             }
         }
         model.train()
@@ -186,7 +190,7 @@ public final class Trainer {
             if !batches.skippedFiles.isEmpty {
                 for callback in callbacks { try callback.filesSkipped(batches.skippedFiles, epoch: epoch) }
             }
-            let evaluation = try Evaluator.evaluate(model, on: data.test, flipAveraging: options.flipAveragedEvaluation ?? false)
+            let evaluation = try Evaluator.evaluate(model, on: data.test, augmentation: testAugmentation)
             lastEvaluation = evaluation
             if epoch == firstEpoch && !evaluation.skippedFiles.isEmpty {
                 // The test set is read in the same order every epoch, so its bad files are reported once.
@@ -198,7 +202,7 @@ public final class Trainer {
             let summary = EpochSummary(epoch: epoch, trainLoss: lossSum / Double(max(seen, 1)),
                                        trainAccuracy: Double(correct) / Double(max(seen, 1)), testLoss: evaluation.loss,
                                        testAccuracy: evaluation.accuracy,
-                                       testAccuracyWithoutFlips: evaluation.accuracyWithoutFlips,
+                                       testAccuracyWithoutAugmentation: evaluation.accuracyWithoutAugmentation,
                                        testTopFiveAccuracy: evaluation.topFiveAccuracy,
                                        learningRate: lr, epochSeconds: epochSeconds, trainingSeconds: trainingSeconds,
                                        imagesPerSecond: Double(seen) / max(epochSeconds, 1e-9))

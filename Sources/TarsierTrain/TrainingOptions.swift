@@ -22,10 +22,10 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     public var cropPadding = 2
     public var horizontalFlip = true
     public var evaluationBatchSize = 1000
-    /// Evaluate on the mean logits of each test image and its horizontal mirror (test-time
-    /// augmentation; the plain accuracy is reported beside it). Nil, as in runs saved before the
-    /// option existed, means off.
-    public var flipAveragedEvaluation: Bool?
+    /// Test-time augmentation for evaluation, a `TestTimeAugmentation.names` entry: "off",
+    /// "flip" (each test image and its mirror) or "flip-shift" (also moved a pixel diagonally,
+    /// six views); the plain accuracy is reported beside it. Nil means off.
+    public var testTimeAugmentation: String?
     /// Convolution passes in bfloat16 with Float32 accumulation (mixed precision): "off", "all",
     /// a comma-separated list of "forward", "backward-data", "backward-weights", or "auto": where
     /// the CPU has native bf16, forward, backward-data, and backward-weights on images of at
@@ -46,7 +46,7 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
         case "default": return o
         case "best":
             o.epochs = 12
-            o.flipAveragedEvaluation = true
+            o.testTimeAugmentation = "flip-shift"
             return o
         case "finetune":
             // The fine-tuning recipe without pretrained weights: the from-scratch baseline on small data.

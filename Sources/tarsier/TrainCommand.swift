@@ -22,8 +22,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Random seed.") var seed: UInt64?
     @Option(help: "bf16 convolution passes (Float32 elsewhere): auto (default), off, all, or a list of forward, backward-data, backward-weights.") var bf16: String?
     @Option(help: "CPU threads.") var threads: Int?
-    @Option(name: .customLong("flip-averaging"), help: "Evaluate on the mean logits of each test image and its mirror: on or off (the best preset: on).")
-    var flipAveraging: OnOff?
+    @Option(help: "Test-time augmentation for evaluation: off, flip (each test image and its mirror) or flip-shift (also moved a pixel diagonally; the best preset's).")
+    var tta: String?
     @Option(help: "Fashion-MNIST's IDX folder (the default), an image folder, or a CSV/TSV list.") var data: String?
     @OptionGroup var folderOptions: FolderOptionsGroup
     @Option(help: "Run folder (default runs/<model>-<time>).") var output: String?
@@ -54,7 +54,7 @@ struct TrainCommand: ParsableCommand {
             if let seed { o.seed = seed }
             if let bf16 { o.bfloat16 = bf16 }
             if let threads { o.threads = threads }
-            if let flipAveraging { o.flipAveragedEvaluation = flipAveraging == .on }
+            if let tta { o.testTimeAugmentation = tta }
             guard ModelZoo.names.contains(o.model) else { throw UnknownModelError(name: o.model) }
             configureThreads(o.threads)
             let profiler = profile ? ProfilingBackend(wrapping: Device.cpu.backend) : nil
@@ -114,18 +114,19 @@ struct EvalCommand: ParsableCommand {
     var data = FashionMNIST.defaultDirectory
     @Option(help: "Decoding threads (image folders).") var workers = 2
     @Option(help: "CPU threads.") var threads = 2
-    @Flag(name: .customLong("flip-averaging"), help: "Predict from the mean logits of each image and its mirror.")
-    var flipAveraging = false
+    @Option(help: "Test-time augmentation: off, flip (each image and its mirror) or flip-shift (also moved a pixel diagonally).")
+    var tta = "off"
 
     func run() throws {
         runReportingErrors {
             configureThreads(threads)
             let ckpt = try Checkpoint.load(from: checkpoint)
+            let augmentation = try TestTimeAugmentation(named: tta, mean: ckpt.mean, std: ckpt.std)
             let evaluation: EvaluationResult
             if FashionMNIST.isIDXDirectory(data) {
                 let testSet = try FashionMNIST.load(directory: data, split: .test)
                 evaluation = try Evaluator.evaluate(ckpt.model, on: testSet, mean: ckpt.mean, std: ckpt.std,
-                                                    flipAveraging: flipAveraging)
+                                                    augmentation: augmentation)
             } else {
                 let files = try FolderData.evaluationFiles(data)
                 guard files.classNames == ckpt.classNames else {
@@ -134,7 +135,7 @@ struct EvalCommand: ParsableCommand {
                 }
                 let loader = try FolderData.evaluationLoader(files, inputShape: ckpt.inputShape, mean: ckpt.mean,
                                                              std: ckpt.std, workers: workers)
-                evaluation = try Evaluator.evaluate(ckpt.model, on: loader, flipAveraging: flipAveraging)
+                evaluation = try Evaluator.evaluate(ckpt.model, on: loader, augmentation: augmentation)
                 for file in evaluation.skippedFiles { print("skipped \(file.path): \(file.reason)") }
             }
             print("\(ckpt.modelName) from \(checkpoint) (epoch \(ckpt.epoch))")
@@ -213,9 +214,4 @@ func runAndReport(_ trainer: Trainer, folder: String, resuming: Bool, skippedWhi
             print(String(format: "  %-40@ %8.2f %8d", row.name as NSString, row.seconds, row.calls))
         }
     }
-}
-
-/// An on/off command-line value.
-enum OnOff: String, ExpressibleByArgument {
-    case on, off
 }

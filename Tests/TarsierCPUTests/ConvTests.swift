@@ -242,6 +242,76 @@ final class ConvTests: XCTestCase {
         }
     }
 
+    /// bf16 weight gradients on small channels-last images run as one matrix product over the
+    /// lowered source, and equal the reference computed on bf16-rounded operands to Float32
+    /// accumulation (1e-5 of the scale: a misplaced tap or channel shows as a whole term, and
+    /// Float32 operands would differ by bf16's rounding, about 4e-3). Covers stride 2 (down to
+    /// 2x2 outputs from a 4x4 source), dilation, rectangular images, a pointwise kernel, odd
+    /// channel counts, bias and batch 1. 7x7 outputs, groups, and the 1x1 and 2x2 images that
+    /// `SmallImageConv` takes stay elsewhere.
+    func testBFloat16WeightGradientAsLoweredProduct() {
+        let lowered = [(shape(n: 3, c: 5, h: 3, w: 3, o: 6, k: (3, 3), p: (1, 1)), true),
+                       (shape(n: 2, c: 4, h: 5, w: 6, o: 3, k: (3, 3), s: (2, 2), p: (1, 1)), false),
+                       (shape(n: 1, c: 7, h: 6, w: 6, o: 5, k: (3, 3), p: (2, 2), d: (2, 2)), true),
+                       (shape(n: 2, c: 33, h: 3, w: 3, o: 17, k: (1, 1)), false),
+                       (shape(n: 3, c: 9, h: 4, w: 4, o: 5, k: (3, 3), s: (2, 2), p: (1, 1)), true),
+                       (shape(n: 4, c: 128, h: 3, w: 3, o: 128, k: (3, 3), p: (1, 1)), false)]
+        let previous = DNNL.bfloat16Convolutions
+        defer { DNNL.bfloat16Convolutions = previous }
+        DNNL.bfloat16Convolutions = [.backwardWeights]
+        var random = TestRandom(seed: 77)
+        for (s, bias) in lowered {
+            var g = geometry(s)
+            g.channelsLast = true
+            XCTAssertTrue(DNNL.convolutionPlanNames(g)[2].contains("lowered source"), "\(g)")
+            let x = random.floats(s.n * s.c * s.h * s.w), dy = random.floats(s.n * s.o * s.oh * s.ow)
+            let expected = ReferenceConv.backwardWeights(s, x.map(roundedToBFloat16), dy.map(roundedToBFloat16)).w
+            var dw = [Float](repeating: .nan, count: expected.count)
+            var db = [Float](repeating: .nan, count: s.o)
+            let xLast = channelsLast(x, s.n, s.c, s.h * s.w), dyLast = channelsLast(dy, s.n, s.o, s.oh * s.ow)
+            if bias {
+                DNNL.conv2dBackwardWeights(g, source: xLast, destinationGradient: dyLast,
+                                           weightGradient: &dw, biasGradient: &db)
+                // The bias gradient sums the Float32 destination gradient.
+                assertClose(db, ReferenceConv.backwardWeights(s, x, dy).b, tolerance: 1e-5, "bias \(g)")
+            } else {
+                DNNL.conv2dBackwardWeights(g, source: xLast, destinationGradient: dyLast,
+                                           weightGradient: &dw, biasGradient: nil)
+            }
+            let scale = expected.map(abs).max() ?? 1
+            let error = zip(dw, expected).map { abs(Double($0) - $1) }.max() ?? .infinity
+            XCTAssertLessThan(error / scale, 1e-5, "\(g)")
+        }
+        let elsewhere = [shape(n: 2, c: 8, h: 3, w: 3, o: 8, k: (3, 3), p: (1, 1), groups: 2),
+                         shape(n: 2, c: 8, h: 7, w: 7, o: 8, k: (3, 3), p: (1, 1)),
+                         shape(n: 2, c: 8, h: 2, w: 2, o: 8, k: (3, 3), p: (1, 1)),
+                         shape(n: 2, c: 8, h: 1, w: 1, o: 8, k: (3, 3), p: (1, 1))]
+        for s in elsewhere {
+            var g = geometry(s)
+            g.channelsLast = true
+            XCTAssertFalse(DNNL.convolutionPlanNames(g)[2].contains("lowered source"), "\(g)")
+        }
+    }
+
+    /// `values` (`[n, c, pixels]`) as `[n, pixels, c]`.
+    private func channelsLast(_ values: [Float], _ n: Int, _ c: Int, _ pixels: Int) -> [Float] {
+        var result = values
+        for image in 0..<n {
+            for channel in 0..<c {
+                for pixel in 0..<pixels {
+                    result[(image * pixels + pixel) * c + channel] = values[(image * c + channel) * pixels + pixel]
+                }
+            }
+        }
+        return result
+    }
+
+    /// `value` rounded to bfloat16 (nearest, ties to even) and back.
+    private func roundedToBFloat16(_ value: Float) -> Float {
+        let bits = value.bitPattern
+        return Float(bitPattern: (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) & 0xFFFF_0000)
+    }
+
     func testOutputSize() {
         let g = ConvGeometry(batch: 1, inChannels: 1, inHeight: 224, inWidth: 223, outChannels: 1,
                              kernelHeight: 7, kernelWidth: 7, strideHeight: 2, strideWidth: 2,

@@ -15,13 +15,19 @@ final class MixedPrecisionTests: XCTestCase {
         try checkBFloat16Passes(stride: 1, channelsLast: true, upstreamShape: [3, 6, 9, 7])
     }
 
-    /// `backwardWeightsOnLargeImages` rounds the weight gradient to bf16 precision on a 14x14
-    /// output with 16 input channels, and leaves it Float32-exact on 7x7 and on fewer channels.
-    func testBackwardWeightsOnLargeImagesOnly() throws {
+    /// `backwardWeightsWhereFaster` rounds the weight gradient to bf16 precision on a 14x14
+    /// output with 16 input channels and on 3x3 outputs (the lowered product, any channel count),
+    /// and leaves it Float32-exact on 7x7 and on 14x14 with fewer channels. (The CPU backend
+    /// runs convolutions channels-last.)
+    func testBackwardWeightsWhereFaster() throws {
         let previous = CPUBackend.bfloat16Convolutions
         defer { CPUBackend.bfloat16Convolutions = previous }
-        CPUBackend.bfloat16Convolutions = [.backwardWeightsOnLargeImages]
-        for (side, channels, rounded) in [(14, 16, true), (7, 16, false), (14, 8, false)] {
+        CPUBackend.bfloat16Convolutions = [.backwardWeightsWhereFaster]
+        let cases = [(side: 14, channels: 16, rounded: true), (side: 7, channels: 16, rounded: false),
+                     (side: 14, channels: 8, rounded: false), (side: 3, channels: 16, rounded: true),
+                     (side: 3, channels: 5, rounded: true)]
+        for (side, channels, rounded) in cases {
+            let label = "\(side)x\(side), \(channels) channels"
             var generator = SeededGenerator(seed: 5)
             let x = Tensor.normal([2, channels, side, side], generator: &generator)
             let w = Tensor.normal([4, channels, 3, 3], standardDeviation: 0.3, generator: &generator)
@@ -38,10 +44,10 @@ final class MixedPrecisionTests: XCTestCase {
             let error = (zip(cpu, reference).map { Swift.abs($0 - $1) }.max() ?? .infinity) / scale
             XCTAssertEqual(cpu.count, reference.count)
             if rounded {
-                XCTAssertGreaterThan(error, 1e-5, "\(side)x\(side), \(channels) channels: bf16 expected")
-                XCTAssertLessThan(error, 2e-2, "\(side)x\(side), \(channels) channels")
+                XCTAssertGreaterThan(error, 1e-5, "\(label): bf16 expected")
+                XCTAssertLessThan(error, 2e-2, label)
             } else {
-                XCTAssertLessThan(error, 1e-5, "\(side)x\(side), \(channels) channels: Float32 expected")
+                XCTAssertLessThan(error, 1e-5, "\(label): Float32 expected")
             }
         }
     }

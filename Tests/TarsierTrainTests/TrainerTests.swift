@@ -51,30 +51,49 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(again.predictions, result.finalEvaluation.predictions)
     }
 
-    /// Flip averaging predicts from the mean of each image's and its mirror's logits and keeps
-    /// the plain accuracy beside it.
-    func testFlipAveragedEvaluation() throws {
-        XCTAssertEqual(Evaluator.mirroredHorizontally([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], shape: [2, 1, 2, 3]),
+    /// Test-time augmentation predicts from the mean of the logits of each image's views and
+    /// keeps the plain accuracy beside it; shifts fill the uncovered pixels with a black pixel's
+    /// normalised value.
+    func testTestTimeAugmentation() throws {
+        XCTAssertEqual(TestTimeAugmentation.mirroredHorizontally([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], shape: [2, 1, 2, 3]),
                        [3, 2, 1, 6, 5, 4, 9, 8, 7, 12, 11, 10])
+        // Two channels of 2x3: down 1 and left 1, channel c padded with -c - 1.
+        XCTAssertEqual(TestTimeAugmentation.shifted([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], shape: [1, 2, 2, 3],
+                                                    down: 1, right: -1, padding: [-1, -2]),
+                       [-1, -1, -1, 2, 3, -1, -2, -2, -2, 8, 9, -2])
+        XCTAssertThrowsError(try TestTimeAugmentation(named: "flips", mean: [0], std: [1])) { error in
+            XCTAssertTrue("\(error)".contains("flip-shift"), "\(error)")
+        }
         let (_, test) = try Self.smallSets()
         RandomState.seed(3)
         let model = LeNet.make(classCount: 10)
         let mean = [FashionMNIST.mean], std = [FashionMNIST.std]
         let plain = try Evaluator.evaluate(model, on: test, batchSize: 64, mean: mean, std: std)
-        let averaged = try Evaluator.evaluate(model, on: test, batchSize: 64, mean: mean, std: std, flipAveraging: true)
-        XCTAssertNil(plain.accuracyWithoutFlips)
-        XCTAssertEqual(averaged.accuracyWithoutFlips, plain.accuracy)
-
+        XCTAssertNil(plain.accuracyWithoutAugmentation)
         let loader = InMemoryBatchLoader(dataset: test, batchSize: 200, shuffle: false, mean: mean, std: std)
         guard let batch = try loader.batches(epoch: 0).next() else { return XCTFail("no test batch") }
-        model.eval()
-        let expected = try Autograd.withNoGrad {
-            let mirrored = Evaluator.mirroredHorizontally(batch.images, shape: batch.shape)
-            return try (model(Tensor(shape: batch.shape, data: batch.images))
-                        + model(Tensor(shape: batch.shape, data: mirrored))).argmax(axis: 1)
+        for name in ["flip", "flip-shift"] {
+            let augmentation = try TestTimeAugmentation(named: name, mean: mean, std: std)
+            XCTAssertEqual(augmentation.views.count, name == "flip" ? 2 : 6)
+            XCTAssertEqual(augmentation.padding, [-FashionMNIST.mean / FashionMNIST.std])
+            let averaged = try Evaluator.evaluate(model, on: test, batchSize: 64, mean: mean, std: std,
+                                                  augmentation: augmentation)
+            XCTAssertEqual(averaged.accuracyWithoutAugmentation, plain.accuracy, name)
+            model.eval()
+            // The 200 test images are one batch here.
+            let (expected, expectedLoss) = try Autograd.withNoGrad {
+                var sum = try model(Tensor(shape: batch.shape, data: batch.images))
+                for view in augmentation.views.dropFirst() {
+                    sum = sum + (try model(Tensor(shape: batch.shape,
+                                                  data: augmentation.images(batch.images, shape: batch.shape, view: view))))
+                }
+                let mean = sum * (1 / Double(augmentation.views.count))
+                return (mean.argmax(axis: 1), try Loss.crossEntropy(mean, labels: batch.labels).item())
+            }
+            XCTAssertEqual(batch.labels.count, 200)
+            XCTAssertEqual(averaged.predictions, expected, name)
+            XCTAssertEqual(averaged.loss, expectedLoss, accuracy: 1e-5, "\(name): the loss comes from the averaged logits")
         }
-        XCTAssertEqual(averaged.predictions, expected)
-        XCTAssertNotEqual(averaged.loss, plain.loss, "the loss comes from the averaged logits")
     }
 
     func testNonFiniteLossStopsAndKeepsLastCheckpoint() throws {

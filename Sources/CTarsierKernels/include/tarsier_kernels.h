@@ -2,6 +2,7 @@
 #define TARSIER_KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /// Shape of a 2-D max pooling over channels-last (NHWC) images whose windows tile the input:
 /// stride equal to the kernel, no padding, `out_height * kernel_height <= in_height` (and the
@@ -38,5 +39,29 @@ void tarsier_scatter_taps(const float *planes, long filters, long kernel_taps,
 /// else back.
 void tarsier_copy_channel_blocks(const float *from, float *to, long channels, long pixels,
                                  long begin, long end, int to_blocked);
+
+/// Shape of a 2-D convolution over channels-last (NHWC) images, per image; padding is the same
+/// on both sides of an axis, dilation counts from 1 (dense), as in PyTorch.
+typedef struct {
+    long channels, in_height, in_width, out_height, out_width, kernel_height, kernel_width;
+    long stride_height, stride_width, pad_height, pad_width, dilation_height, dilation_width;
+} tarsier_conv_shape;
+
+/// Writes rows `begin..<end` of the `rows x columns` Float32 matrix `from` (row-major) into its
+/// transpose `to` (`columns x rows`, row-major), rounded to bfloat16 (nearest, ties to even;
+/// NaN stays NaN).
+void tarsier_transpose_to_bf16(const float *from, long rows, long columns, long begin, long end,
+                               uint16_t *to);
+
+/// Writes rows `begin..<end` of the lowered (im2col) source in bfloat16: row `r` is output pixel
+/// `r` (image-major, then row-major), and holds for each kernel tap `(ky, kx)` in row-major order
+/// the `channels` source values that tap reads, or zeros where it falls into padding.
+void tarsier_lower_source_bf16(const tarsier_conv_shape *shape, const float *x, long begin,
+                               long end, uint16_t *rows);
+
+/// Writes filters `begin..<end` of an OIHW weight (gradient) from the product's form
+/// `[out, tap, in]`: `weight[(o * in + i) * taps + t] = product[(o * taps + t) * in + i]`.
+void tarsier_weight_from_tap_columns(const float *product, long taps, long in_channels,
+                                     long begin, long end, float *weight);
 
 #endif
