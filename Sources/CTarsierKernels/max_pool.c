@@ -13,8 +13,6 @@
 // operators keep these branch-free: with && and || random data mispredicted about every other
 // branch, which made the small-channel loops several times slower.
 static inline int replaces(float v, float m) { return (v > m) | ((v != v) & (m == m)); }
-// Whether input `v` is the window maximum `m` (NaN matches NaN).
-static inline int matches(float v, float m) { return (v == m) | ((v != v) & (m != m)); }
 
 // 2x2 windows over fewer than 16 channels (LeNet's 6): one window's channels fill a fraction of a
 // vector, so these loops run along whole image rows instead, splitting each pair of input rows
@@ -51,52 +49,63 @@ static inline void join_corners(const float *restrict corner, long ow, long c, f
 
 TARSIER_CLONES
 static void forward_rows_2x2(const tarsier_pool_shape *s, long images, const float *x, float *y,
-                             float *corner) {
+                             uint8_t *argmax, float *corner) {
     const long c = s->channels, row = s->in_width * c, ow = s->out_width, plane = ow * c;
     for (long n = 0; n < images; n++) {
         for (long oy = 0; oy < s->out_height; oy++) {
             const float *r0 = x + (n * s->in_height + 2 * oy) * row;
             split_corners(r0, r0 + row, ow, c, corner);
-            float *restrict out = y + (n * s->out_height + oy) * plane;
+            const long at = (n * s->out_height + oy) * plane;
+            float *restrict out = y + at;
             const float *restrict a = corner, *restrict b = corner + plane;
             const float *restrict d = corner + 2 * plane, *restrict e = corner + 3 * plane;
+            if (argmax == NULL) {
+                for (long j = 0; j < plane; j++) {
+                    float m = a[j];
+                    m = replaces(b[j], m) ? b[j] : m;
+                    m = replaces(d[j], m) ? d[j] : m;
+                    m = replaces(e[j], m) ? e[j] : m;
+                    out[j] = m;
+                }
+                continue;
+            }
+            uint8_t *restrict index = argmax + at;
             for (long j = 0; j < plane; j++) {
                 float m = a[j];
-                m = replaces(b[j], m) ? b[j] : m;
-                m = replaces(d[j], m) ? d[j] : m;
-                m = replaces(e[j], m) ? e[j] : m;
+                int k = 0;
+                const int tb = replaces(b[j], m);
+                m = tb ? b[j] : m;
+                k = tb ? 1 : k;
+                const int td = replaces(d[j], m);
+                m = td ? d[j] : m;
+                k = td ? 2 : k;
+                const int te = replaces(e[j], m);
+                m = te ? e[j] : m;
+                k = te ? 3 : k;
                 out[j] = m;
+                index[j] = (uint8_t)k;
             }
         }
     }
 }
 
 TARSIER_CLONES
-static void backward_rows_2x2(const tarsier_pool_shape *s, long images, const float *x,
-                              const float *y, const float *dy, float *dx, float *corner) {
+static void backward_rows_2x2(const tarsier_pool_shape *s, long images, const uint8_t *argmax,
+                              const float *dy, float *dx, float *gradient) {
     const long c = s->channels, row = s->in_width * c, ow = s->out_width, plane = ow * c;
-    float *gradient = corner + 4 * plane;
     for (long n = 0; n < images; n++) {
         for (long oy = 0; oy < s->out_height; oy++) {
-            const float *r0 = x + (n * s->in_height + 2 * oy) * row;
-            split_corners(r0, r0 + row, ow, c, corner);
-            const float *restrict best = y + (n * s->out_height + oy) * plane;
-            const float *restrict g = dy + (n * s->out_height + oy) * plane;
-            const float *restrict a = corner, *restrict b = corner + plane;
-            const float *restrict d = corner + 2 * plane, *restrict e = corner + 3 * plane;
+            const long at = (n * s->out_height + oy) * plane;
+            const uint8_t *restrict index = argmax + at;
+            const float *restrict g = dy + at;
             float *restrict ga = gradient, *restrict gb = gradient + plane;
             float *restrict gd = gradient + 2 * plane, *restrict ge = gradient + 3 * plane;
-#pragma clang loop vectorize(enable)
             for (long j = 0; j < plane; j++) {
-                const float v = best[j];
-                const int ta = matches(a[j], v);
-                const int tb = matches(b[j], v) & (ta ^ 1);
-                const int td = matches(d[j], v) & ((ta | tb) ^ 1);
-                const int te = matches(e[j], v) & ((ta | tb | td) ^ 1);
-                ga[j] = ta ? g[j] : 0.0f;
-                gb[j] = tb ? g[j] : 0.0f;
-                gd[j] = td ? g[j] : 0.0f;
-                ge[j] = te ? g[j] : 0.0f;
+                const int k = index[j];
+                ga[j] = k == 0 ? g[j] : 0.0f;
+                gb[j] = k == 1 ? g[j] : 0.0f;
+                gd[j] = k == 2 ? g[j] : 0.0f;
+                ge[j] = k == 3 ? g[j] : 0.0f;
             }
             float *d0 = dx + (n * s->in_height + 2 * oy) * row;
             join_corners(gradient, ow, c, d0, d0 + row);
@@ -104,7 +113,7 @@ static void backward_rows_2x2(const tarsier_pool_shape *s, long images, const fl
     }
 }
 
-// Whether the row loops take `s`, with room for their corners (and gradients) in `*scratch`.
+// Whether the row loops take `s`, with room for `planes` planes of corners in `*scratch`.
 static int row_path(const tarsier_pool_shape *s, long planes, float **scratch) {
     if (s->kernel_height != 2 || s->kernel_width != 2 || s->channels >= BLOCK) return 0;
     *scratch = malloc((size_t)(planes * s->out_width * s->channels) * sizeof(float));
@@ -113,10 +122,10 @@ static int row_path(const tarsier_pool_shape *s, long planes, float **scratch) {
 
 TARSIER_CLONES
 void tarsier_max_pool_nhwc_forward(const tarsier_pool_shape *s, long images,
-                                   const float *x, float *y) {
+                                   const float *x, float *y, uint8_t *argmax) {
     float *scratch;
     if (row_path(s, 4, &scratch)) {
-        forward_rows_2x2(s, images, x, y, scratch);
+        forward_rows_2x2(s, images, x, y, argmax, scratch);
         free(scratch);
         return;
     }
@@ -126,27 +135,43 @@ void tarsier_max_pool_nhwc_forward(const tarsier_pool_shape *s, long images,
         for (long oy = 0; oy < s->out_height; oy++) {
             for (long ox = 0; ox < s->out_width; ox++) {
                 const float *corner = x + (n * s->in_height + oy * kh) * row + ox * kw * c;
-                float *restrict out = y + ((n * s->out_height + oy) * s->out_width + ox) * c;
+                const long at = ((n * s->out_height + oy) * s->out_width + ox) * c;
+                float *restrict out = y + at;
+                // Blocks of 16 channels with fixed-length loops, which vectorise; the taps run
+                // outside them. The first tap seeds the maximum and cannot replace itself.
                 for (long k0 = 0; k0 < blocked; k0 += BLOCK) {
                     float m[BLOCK];
-                    for (int j = 0; j < BLOCK; j++) m[j] = corner[k0 + j];
-                    for (long dy = 0; dy < kh; dy++) {
-                        for (long dx = 0; dx < kw; dx++) {
-                            const float *restrict in = corner + dy * row + dx * c + k0;
-                            for (int j = 0; j < BLOCK; j++) m[j] = replaces(in[j], m[j]) ? in[j] : m[j];
+                    uint8_t best[BLOCK];
+                    for (int j = 0; j < BLOCK; j++) { m[j] = corner[k0 + j]; best[j] = 0; }
+                    for (long wy = 0; wy < kh; wy++) {
+                        for (long wx = 0; wx < kw; wx++) {
+                            const float *restrict in = corner + wy * row + wx * c + k0;
+                            const uint8_t t = (uint8_t)(wy * kw + wx);
+                            for (int j = 0; j < BLOCK; j++) {
+                                const int take = replaces(in[j], m[j]);
+                                m[j] = take ? in[j] : m[j];
+                                best[j] = take ? t : best[j];
+                            }
                         }
                     }
                     for (int j = 0; j < BLOCK; j++) out[k0 + j] = m[j];
+                    if (argmax != NULL) {
+                        for (int j = 0; j < BLOCK; j++) argmax[at + k0 + j] = best[j];
+                    }
                 }
                 for (long k = blocked; k < c; k++) {
                     float m = corner[k];
-                    for (long dy = 0; dy < kh; dy++) {
-                        for (long dx = 0; dx < kw; dx++) {
-                            const float v = corner[dy * row + dx * c + k];
-                            m = replaces(v, m) ? v : m;
+                    uint8_t best = 0;
+                    for (long wy = 0; wy < kh; wy++) {
+                        for (long wx = 0; wx < kw; wx++) {
+                            const float v = corner[wy * row + wx * c + k];
+                            const int take = replaces(v, m);
+                            m = take ? v : m;
+                            best = take ? (uint8_t)(wy * kw + wx) : best;
                         }
                     }
                     out[k] = m;
+                    if (argmax != NULL) argmax[at + k] = best;
                 }
             }
         }
@@ -154,9 +179,9 @@ void tarsier_max_pool_nhwc_forward(const tarsier_pool_shape *s, long images,
 }
 
 TARSIER_CLONES
-void tarsier_max_pool_nhwc_backward(const tarsier_pool_shape *s, long images,
-                                    const float *x, const float *y, const float *dy, float *dx) {
-    const long c = s->channels, row = s->in_width * c, blocked = c - c % BLOCK;
+void tarsier_max_pool_nhwc_backward(const tarsier_pool_shape *s, long images, const uint8_t *argmax,
+                                    const float *dy, float *dx) {
+    const long c = s->channels, row = s->in_width * c;
     const long kh = s->kernel_height, kw = s->kernel_width;
     const long covered_rows = s->out_height * kh, covered = s->out_width * kw * c;
     // Inputs under no window (a last odd row or column) get zero.
@@ -167,48 +192,25 @@ void tarsier_max_pool_nhwc_backward(const tarsier_pool_shape *s, long images,
         memset(image_gradient + covered_rows * row, 0, (size_t)((s->in_height - covered_rows) * row) * sizeof(float));
     }
     float *scratch;
-    if (row_path(s, 8, &scratch)) {
-        backward_rows_2x2(s, images, x, y, dy, dx, scratch);
+    if (row_path(s, 4, &scratch)) {
+        backward_rows_2x2(s, images, argmax, dy, dx, scratch);
         free(scratch);
         return;
     }
     for (long n = 0; n < images; n++) {
         for (long oy = 0; oy < s->out_height; oy++) {
             for (long ox = 0; ox < s->out_width; ox++) {
-                const long at = (n * s->in_height + oy * kh) * row + ox * kw * c;
                 const long offset = ((n * s->out_height + oy) * s->out_width + ox) * c;
-                const float *corner = x + at, *best = y + offset, *g = dy + offset;
-                float *gradient = dx + at;
-                for (long k0 = 0; k0 < blocked; k0 += BLOCK) {
-                    int routed[BLOCK] = {0};
-                    for (long wy = 0; wy < kh; wy++) {
-                        for (long wx = 0; wx < kw; wx++) {
-                            const float *restrict in = corner + wy * row + wx * c + k0;
-                            float *restrict slot = gradient + wy * row + wx * c + k0;
-                            for (int j = 0; j < BLOCK; j++) {
-                                const int take = (!routed[j]) & matches(in[j], best[k0 + j]);
-                                slot[j] = take ? g[k0 + j] : 0.0f;
-                                routed[j] |= take;
-                            }
-                        }
-                    }
-                }
-                // The last c % 16 channels: taps outside, channels inside, so the channel loop
-                // vectorises with a masked tail.
-                if (blocked < c) {
-                    int routed[BLOCK] = {0};
-                    const long rest = c - blocked;
-                    for (long wy = 0; wy < kh; wy++) {
-                        for (long wx = 0; wx < kw; wx++) {
-                            const float *restrict in = corner + wy * row + wx * c + blocked;
-                            float *restrict slot = gradient + wy * row + wx * c + blocked;
-#pragma clang loop vectorize(enable) vectorize_predicate(enable)
-                            for (long j = 0; j < rest; j++) {
-                                const int take = (!routed[j]) & matches(in[j], best[blocked + j]);
-                                slot[j] = take ? g[blocked + j] : 0.0f;
-                                routed[j] |= take;
-                            }
-                        }
+                const uint8_t *restrict index = argmax + offset;
+                const float *restrict g = dy + offset;
+                float *gradient = dx + (n * s->in_height + oy * kh) * row + ox * kw * c;
+                // Windows tile the input, so every covered input is written once: its window's
+                // gradient where it was the maximum, else zero.
+                for (long wy = 0; wy < kh; wy++) {
+                    for (long wx = 0; wx < kw; wx++) {
+                        float *restrict slot = gradient + wy * row + wx * c;
+                        const uint8_t t = (uint8_t)(wy * kw + wx);
+                        for (long j = 0; j < c; j++) slot[j] = index[j] == t ? g[j] : 0.0f;
                     }
                 }
             }

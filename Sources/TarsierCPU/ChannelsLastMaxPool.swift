@@ -13,14 +13,18 @@ import CTarsierKernels
 /// 0.03 s per 33 steps, profiled). For overlapping windows (ResNet's 3x3 stride-2 stem pool)
 /// loops like these were slower backward than oneDNN, which keeps them.
 ///
-/// The backward pass finds each window's maximum again from the saved input and output, so no
-/// argmax record is kept; ties go to the first maximum in row-major window order and NaN wins,
-/// as in PyTorch.
+/// The forward pass records which element of its window each output came from (one byte per
+/// output), and the backward pass routes the gradient by that record alone. Finding the maximum
+/// again from the saved input and output instead read 2.5x the bytes (the input is 4x the
+/// output) and kept the input alive until the backward pass. Ties go to the first maximum in
+/// row-major window order and NaN wins, as in PyTorch.
 public enum ChannelsLastMaxPool {
-    /// Whether these kernels handle `g`: channels-last activations and windows that tile the
-    /// input (stride equal to the kernel, no padding, no window past the input's end).
+    /// Whether these kernels handle `g`: channels-last activations and windows of at most 256
+    /// elements that tile the input (stride equal to the kernel, no padding, no window past the
+    /// input's end).
     public static func applies(_ g: PoolGeometry) -> Bool {
         g.channelsLast && g.strideHeight == g.kernelHeight && g.strideWidth == g.kernelWidth
+            && g.kernelHeight * g.kernelWidth <= 256
             && g.padHeight == 0 && g.padWidth == 0
             && g.outHeight * g.kernelHeight <= g.inHeight && g.outWidth * g.kernelWidth <= g.inWidth
     }
@@ -45,30 +49,32 @@ public enum ChannelsLastMaxPool {
         }
     }
 
-    /// Writes each window's maximum.
+    /// Writes each window's maximum, and with `argmax` (one byte per output element) which
+    /// element of the window it came from, for `backward`.
     /// - Parameter threads: Most threads to split the batch over.
     public static func forward(_ g: PoolGeometry, source: UnsafePointer<Float>,
-                               destination: UnsafeMutablePointer<Float>, threads: Int) {
+                               destination: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<UInt8>?,
+                               threads: Int) {
         precondition(applies(g), "ChannelsLastMaxPool: unsupported geometry \(g)")
         var s = shape(g)
         let inImage = g.channels * g.inHeight * g.inWidth, outImage = g.channels * g.outHeight * g.outWidth
         splitBatch(g, threads: threads) { first, count in
-            tarsier_max_pool_nhwc_forward(&s, count, source + first * inImage, destination + first * outImage)
+            tarsier_max_pool_nhwc_forward(&s, count, source + first * inImage, destination + first * outImage,
+                                          argmax.map { $0 + first * outImage })
         }
     }
 
-    /// Routes each output gradient to the first input of its window that equals the window's
-    /// maximum (PyTorch's choice on ties); inputs that are no window's maximum get zero.
+    /// Routes each output gradient to the input `argmax` (from `forward`) names, the first
+    /// maximum of its window; inputs that are no window's maximum get zero.
     /// - Parameter threads: Most threads to split the batch over.
-    public static func backward(_ g: PoolGeometry, source: UnsafePointer<Float>,
-                                destination: UnsafePointer<Float>,
+    public static func backward(_ g: PoolGeometry, argmax: UnsafePointer<UInt8>,
                                 destinationGradient: UnsafePointer<Float>,
                                 sourceGradient: UnsafeMutablePointer<Float>, threads: Int) {
         precondition(applies(g), "ChannelsLastMaxPool: unsupported geometry \(g)")
         var s = shape(g)
         let inImage = g.channels * g.inHeight * g.inWidth, outImage = g.channels * g.outHeight * g.outWidth
         splitBatch(g, threads: threads) { first, count in
-            tarsier_max_pool_nhwc_backward(&s, count, source + first * inImage, destination + first * outImage,
+            tarsier_max_pool_nhwc_backward(&s, count, argmax + first * outImage,
                                            destinationGradient + first * outImage,
                                            sourceGradient + first * inImage)
         }

@@ -48,20 +48,17 @@ public final class CPUBackend: ReferenceBackend {
     /// True when the CPU computes bf16 natively (AVX512-BF16 or AMX).
     public static var hasNativeBFloat16: Bool { DNNL.hasNativeBFloat16 }
 
-    /// Max-pool state of oneDNN: its opaque workspace.
+    /// Max-pool state for the backward pass: `ChannelsLastMaxPool`'s argmax bytes where it
+    /// applies to the geometry, else oneDNN's opaque workspace. Taken from the buffer pool: a
+    /// training step makes the same ones every time.
     final class Workspace: MaxPoolSavedState {
         let bytes: UnsafeMutableRawPointer
-        init(byteCount: Int) { bytes = .allocate(byteCount: Swift.max(byteCount, 64), alignment: 64) }
-        deinit { bytes.deallocate() }
-    }
-
-    /// What `ChannelsLastMaxPool`'s backward pass needs: the forward input and output.
-    final class ChannelsLastPoolInputs: MaxPoolSavedState {
-        let source: Tensor, destination: Tensor
-        init(source: Tensor, destination: Tensor) {
-            self.source = source
-            self.destination = destination
+        private let byteCount: Int
+        init(byteCount: Int) {
+            self.byteCount = Swift.max(byteCount, 64)
+            bytes = BufferPool.shared.take(byteCount: self.byteCount)
         }
+        deinit { BufferPool.shared.give(bytes, byteCount: byteCount) }
     }
 
     /// Below this many elements the plain loops beat a oneDNN call.
@@ -175,9 +172,11 @@ public final class CPUBackend: ReferenceBackend {
         let g = layout(geometry, x)
         let y = output([g.batch, g.channels, g.outHeight, g.outWidth], like: x)
         if ChannelsLastMaxPool.applies(g) {
+            let argmax = training ? Workspace(byteCount: y.count) : nil
             ChannelsLastMaxPool.forward(g, source: x.storage.floats, destination: y.storage.floats,
+                                        argmax: argmax?.bytes.assumingMemoryBound(to: UInt8.self),
                                         threads: DNNL.threadCount)
-            return (y, training ? ChannelsLastPoolInputs(source: x, destination: y) : nil)
+            return (y, argmax)
         }
         let workspace = training ? Workspace(byteCount: DNNL.maxPoolWorkspaceByteCount(g)) : nil
         DNNL.maxPool2dForward(g, source: x.storage.floats, destination: y.storage.floats, workspace: workspace?.bytes)
@@ -185,20 +184,17 @@ public final class CPUBackend: ReferenceBackend {
     }
 
     public override func maxPool2dBackward(_ gradient: Tensor, saved: MaxPoolSavedState, geometry: PoolGeometry) -> Tensor {
-        if let inputs = saved as? ChannelsLastPoolInputs {
-            let g = layout(geometry, gradient)
-            let gx = output([g.batch, g.channels, g.inHeight, g.inWidth], like: gradient)
-            ChannelsLastMaxPool.backward(g, source: inputs.source.storage.floats,
-                                         destination: inputs.destination.storage.floats,
-                                         destinationGradient: gradient.storage.floats,
-                                         sourceGradient: gx.storage.floats, threads: DNNL.threadCount)
-            return gx
-        }
         guard let workspace = saved as? Workspace else {
             return super.maxPool2dBackward(gradient.contiguous(), saved: saved, geometry: geometry)
         }
         let g = layout(geometry, gradient)
         let gx = output([g.batch, g.channels, g.inHeight, g.inWidth], like: gradient)
+        if ChannelsLastMaxPool.applies(g) {
+            ChannelsLastMaxPool.backward(g, argmax: workspace.bytes.assumingMemoryBound(to: UInt8.self),
+                                         destinationGradient: gradient.storage.floats,
+                                         sourceGradient: gx.storage.floats, threads: DNNL.threadCount)
+            return gx
+        }
         DNNL.maxPool2dBackward(g, destinationGradient: gradient.storage.floats, workspace: workspace.bytes,
                                sourceGradient: gx.storage.floats)
         return gx

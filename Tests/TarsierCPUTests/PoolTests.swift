@@ -119,11 +119,11 @@ final class PoolTests: XCTestCase {
             x[3 * 18 + channel] = 3
         }
         var y = [Float](repeating: 0, count: 18)
-        ChannelsLastMaxPool.forward(g, source: x, destination: &y, threads: 2)
+        var argmax = [UInt8](repeating: 255, count: 18)
+        ChannelsLastMaxPool.forward(g, source: x, destination: &y, argmax: &argmax, threads: 2)
         let dy = (0..<18).map { Float($0 + 1) }
         var dx = [Float](repeating: .infinity, count: x.count)
-        ChannelsLastMaxPool.backward(g, source: x, destination: y, destinationGradient: dy, sourceGradient: &dx,
-                                     threads: 2)
+        ChannelsLastMaxPool.backward(g, argmax: argmax, destinationGradient: dy, sourceGradient: &dx, threads: 2)
         for channel in [0, 17] {
             XCTAssertTrue(y[channel].isNaN, "channel \(channel)")
             XCTAssertEqual((0..<4).map { dx[$0 * 18 + channel] }, [0, dy[channel], 0, 0], "channel \(channel)")
@@ -153,11 +153,14 @@ final class PoolTests: XCTestCase {
         x[index(1, 1, 3, 4)] = 9
         for corner in corners { x[index(1, corner.0, 2 + corner.1, 5)] = 2 }
         var y = [Float](repeating: 0, count: 2 * 1 * 2 * c)
-        ChannelsLastMaxPool.forward(g, source: x, destination: &y, threads: 2)
+        var argmax = [UInt8](repeating: 255, count: y.count)
+        ChannelsLastMaxPool.forward(g, source: x, destination: &y, argmax: &argmax, threads: 2)
+        var inferred = [Float](repeating: 0, count: y.count)
+        ChannelsLastMaxPool.forward(g, source: x, destination: &inferred, argmax: nil, threads: 2)
+        XCTAssertEqual(inferred.map(\.bitPattern), y.map(\.bitPattern), "inference writes the same maxima")
         let dy = (0..<y.count).map { Float($0 + 1) }
         var dx = [Float](repeating: .infinity, count: x.count)
-        ChannelsLastMaxPool.backward(g, source: x, destination: y, destinationGradient: dy, sourceGradient: &dx,
-                                     threads: 2)
+        ChannelsLastMaxPool.backward(g, argmax: argmax, destinationGradient: dy, sourceGradient: &dx, threads: 2)
         let out = (1 * 2 + 1) * c  // image 1, window 1
         func routed(_ channel: Int) -> [Float] { corners.map { dx[index(1, $0.0, 2 + $0.1, channel)] } }
         for k in 0..<4 {

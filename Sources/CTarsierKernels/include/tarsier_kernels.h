@@ -12,15 +12,17 @@ typedef struct {
 } tarsier_pool_shape;
 
 /// Writes each window's maximum for `images` images starting at `x`; the first maximum wins
-/// ties and NaN wins over numbers, as in PyTorch.
+/// ties and NaN wins over numbers, as in PyTorch. Unless `argmax` is NULL, also writes there,
+/// per output element, the winner's position in its window (`wy * kernel_width + wx`; windows of
+/// at most 256 elements).
 void tarsier_max_pool_nhwc_forward(const tarsier_pool_shape *shape, long images,
-                                   const float *x, float *y);
+                                   const float *x, float *y, uint8_t *argmax);
 
-/// Writes the source gradient of `images` images: each output gradient goes to the first input
-/// of its window (row-major) that equals the window's maximum `y`; every other input, including
-/// those under no window, gets zero.
-void tarsier_max_pool_nhwc_backward(const tarsier_pool_shape *shape, long images,
-                                    const float *x, const float *y, const float *dy, float *dx);
+/// Writes the source gradient of `images` images: each output gradient goes to the input its
+/// window's `argmax` (from the forward pass) names; every other input, including those under no
+/// window, gets zero.
+void tarsier_max_pool_nhwc_backward(const tarsier_pool_shape *shape, long images, const uint8_t *argmax,
+                                    const float *dy, float *dx);
 
 /// Copies kernel taps `taps[0..<used]` of filters `begin..<end` of a weight laid out as
 /// `[filters, kernel_taps]` (OIHW: a filter is one output/input channel pair) into tap-major
