@@ -59,11 +59,12 @@ extension Tensor {
         return adaptive(size) { $0.mean(axes: [2, 3], keepingDimensions: true) }
     }
 
-    /// Adaptive max pooling to `size`.
+    /// Adaptive max pooling to `size`. Divisible sizes (global pooling included) run as max
+    /// pooling with the window as stride, so each window's gradient goes to its first maximum,
+    /// as in PyTorch; other sizes reduce each window with `max(axes:)`, which shares it among ties.
     public func adaptiveMaxPool2d(_ size: (Int, Int)) -> Tensor {
         precondition(rank == 4, "adaptiveMaxPool2d needs an NCHW input, got \(shape)")
         let (h, w) = (shape[2], shape[3])
-        if size == (1, 1) { return max(axes: [2, 3], keepingDimensions: true) }
         if h % size.0 == 0 && w % size.1 == 0 {
             let k = (h / size.0, w / size.1)
             return maxPool2d(kernel: k, stride: k)

@@ -10,6 +10,16 @@ final class AutogradTests: XCTestCase {
         Tensor.ref(shape, values ?? xValues).requiringGrad()
     }
 
+    /// Global max pooling sends a window's gradient to its first maximum, as PyTorch's
+    /// adaptive_max_pool2d does (zeros after a ReLU tie often), on both backends.
+    func testGlobalMaxPoolRoutesTiesToFirstMaximum() {
+        for device in [Device.cpu, .reference] {
+            let x = Tensor(shape: [1, 2, 2, 2], data: [Float]([0, 0, 0, 0, 1, 3, 3, 2])).to(device).requiringGrad()
+            x.adaptiveMaxPool2d((1, 1)).sum().backward()
+            XCTAssertEqual(x.grad?.contiguous().toArray(), [1, 0, 0, 0, 0, 1, 0, 0], "\(device)")
+        }
+    }
+
     func testGradientsAccumulateAcrossBackwardCalls() throws {
         let x = leaf()
         (x * x).sum().backward()

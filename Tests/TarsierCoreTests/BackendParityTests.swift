@@ -230,6 +230,9 @@ final class BackendParityTests: XCTestCase {
             ParityCase("adaptiveAvgPool2d (1, 1)", [InputSpec([3, 17, 5, 5])], single: { $0[0].adaptiveAvgPool2d((1, 1)) }),
             ParityCase("adaptiveAvgPool2d (3, 3) from 6x6", [InputSpec([1, 5, 6, 6])], single: { $0[0].adaptiveAvgPool2d((3, 3)) }),
             ParityCase("adaptiveMaxPool2d (2, 2) from 6x6", [InputSpec([1, 5, 6, 6])], single: { $0[0].adaptiveMaxPool2d((2, 2)) }),
+            // Global max pooling over channels-last activations (resnet9s's head), with ties.
+            ParityCase("adaptiveMaxPool2d (1, 1) channels-last, ties", [InputSpec([3, 18, 3, 3], .levels([-0.5, 0, 0.25]))],
+                       single: { $0[0].channelsLast().adaptiveMaxPool2d((1, 1)) }),
         ])
     }
 
