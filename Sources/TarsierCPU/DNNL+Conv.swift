@@ -72,10 +72,14 @@ extension DNNL {
     ///   - destinationGradient: `[batch, outChannels, outHeight, outWidth]`.
     ///   - weight: `[outChannels, inChannels / groups, kernelHeight, kernelWidth]`.
     ///   - sourceGradient: `[batch, inChannels, inHeight, inWidth]`, overwritten.
+    ///   - destinationGradientVersion: The destination gradient's identity and version, when the
+    ///     caller has one: its reordered (bf16 or blocked) copy is then kept for the
+    ///     backward-weights pass that reads it next (`SharedCopies`).
     public static func conv2dBackwardData(_ g: ConvGeometry,
                                           destinationGradient: UnsafePointer<Float>,
                                           weight: UnsafePointer<Float>,
-                                          sourceGradient: UnsafeMutablePointer<Float>) {
+                                          sourceGradient: UnsafeMutablePointer<Float>,
+                                          destinationGradientVersion: OperandVersion? = nil) {
         if SmallImageConv.appliesBackwardData(g, bfloat16: bfloat16Convolutions.contains(.backwardData, for: g)) {
             SmallImageConv.backwardData(g, destinationGradient: destinationGradient, weight: weight,
                                         sourceGradient: sourceGradient)
@@ -84,7 +88,8 @@ extension DNNL {
         let (plan, runsAsForward) = ConvPlans.backwardDataPlan(g)
         guard runsAsForward else {
             plan.execute([(DNNL_ARG_DIFF_DST, raw(destinationGradient)), (DNNL_ARG_WEIGHTS, raw(weight)),
-                          (DNNL_ARG_DIFF_SRC, raw(sourceGradient))])
+                          (DNNL_ARG_DIFF_SRC, raw(sourceGradient))],
+                         shared: destinationGradientVersion.map { [DNNL_ARG_DIFF_DST: $0] } ?? [:])
             return
         }
         let count = g.outChannels * (g.inChannels / g.groups) * g.kernelHeight * g.kernelWidth
@@ -92,7 +97,8 @@ extension DNNL {
         defer { flipped.deallocate() }
         ConvPlans.flipAndTranspose(g, weight: weight, into: flipped)
         plan.execute([(DNNL_ARG_SRC, raw(destinationGradient)), (DNNL_ARG_WEIGHTS, raw(flipped)),
-                      (DNNL_ARG_DST, raw(sourceGradient))])
+                      (DNNL_ARG_DST, raw(sourceGradient))],
+                     shared: destinationGradientVersion.map { [DNNL_ARG_SRC: $0] } ?? [:])
     }
 
     /// Gradients of a 2-D convolution with respect to its weight and bias.
@@ -103,10 +109,13 @@ extension DNNL {
     ///   - weightGradient: `[outChannels, inChannels / groups, kernelHeight, kernelWidth]`,
     ///     overwritten (not accumulated).
     ///   - biasGradient: `[outChannels]`, overwritten; nil to skip it.
+    ///   - destinationGradientVersion: The destination gradient's identity and version, when the
+    ///     caller has one: a reordered copy the backward-data pass left is then reused.
     public static func conv2dBackwardWeights(_ g: ConvGeometry, source: UnsafePointer<Float>,
                                              destinationGradient: UnsafePointer<Float>,
                                              weightGradient: UnsafeMutablePointer<Float>,
-                                             biasGradient: UnsafeMutablePointer<Float>?) {
+                                             biasGradient: UnsafeMutablePointer<Float>?,
+                                             destinationGradientVersion: OperandVersion? = nil) {
         if SmallImageConv.applies(g, bfloat16: bfloat16Convolutions.contains(.backwardWeights, for: g)) {
             SmallImageConv.backwardWeights(g, source: source, destinationGradient: destinationGradient,
                                            weightGradient: weightGradient, biasGradient: biasGradient)
@@ -121,7 +130,7 @@ extension DNNL {
         var bindings = [(DNNL_ARG_SRC, raw(source)), (DNNL_ARG_DIFF_DST, raw(destinationGradient)),
                         (DNNL_ARG_DIFF_WEIGHTS, raw(weightGradient))]
         if let biasGradient { bindings.append((DNNL_ARG_DIFF_BIAS, raw(biasGradient))) }
-        plan.execute(bindings)
+        plan.execute(bindings, shared: destinationGradientVersion.map { [DNNL_ARG_DIFF_DST: $0] } ?? [:])
     }
 }
 

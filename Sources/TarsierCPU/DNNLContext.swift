@@ -272,6 +272,8 @@ final class Edge {
     let inner: dnnl_memory_t?
     /// Bytes `inner` needs (0 without one).
     let innerBytes: Int
+    /// The layout of `inner` (the plain one without it).
+    let innerDesc: dnnl_memory_desc_t
     /// Reordered copies of inputs the caller marked as cacheable, by identity and offset.
     var cachedCopies: [CopyKey: CachedCopy] = [:]
     /// user -> inner for inputs, inner -> user for outputs.
@@ -290,6 +292,7 @@ final class Edge {
         var plain = plain
         var chosen = chosen
         user = context.memory(plain, allocate: false, name)
+        innerDesc = chosen
         guard dnnl_memory_desc_equal(&plain, &chosen) == 0 else {
             inner = nil
             innerBytes = 0
@@ -429,6 +432,81 @@ final class StagingBuffer: @unchecked Sendable {
     }
 }
 
+/// Reordered copies of operands that consecutive plans read in the same layout. A convolution's
+/// destination gradient is converted (to bf16, or to Winograd's blocked layout) for its
+/// backward-data pass and again for its backward-weights pass; with the copy kept here the
+/// second finds the first's. resnet9s at batch 256 converted 256x32x28x28 and 256x64x14x14
+/// gradients twice, about 3 ms of a training step. Only the last `capacity` copies are kept, so
+/// no activation outlives the next few calls; a plan holds the table while it runs, so a copy
+/// it reads is not replaced under it.
+final class SharedCopies: @unchecked Sendable {
+    static let shared = SharedCopies()
+    /// Copies kept: a backward-data and a backward-weights pass share one, and the
+    /// backward-weights pass's own source conversion must not evict it.
+    static let capacity = 2
+
+    final class Copy {
+        var operand: OperandVersion
+        var desc: dnnl_memory_desc_t
+        var buffer: UnsafeMutableRawPointer
+        var bytes: Int
+        var lastUse: UInt64
+
+        init(operand: OperandVersion, desc: dnnl_memory_desc_t, bytes: Int, lastUse: UInt64) {
+            self.operand = operand
+            self.desc = desc
+            self.bytes = bytes
+            self.lastUse = lastUse
+            buffer = UnsafeMutableRawPointer.allocate(byteCount: Swift.max(bytes, 64), alignment: StagingBuffer.alignment)
+        }
+
+        deinit { buffer.deallocate() }
+    }
+
+    struct Table {
+        var copies: [Copy] = []
+        var clock: UInt64 = 0
+
+        /// Points `edge.inner` at the copy of `operand` in the edge's layout, making room for
+        /// one if there is none; returns whether that copy is current (else the caller reorders
+        /// into it, and it becomes current).
+        mutating func bind(_ edge: Edge, to operand: OperandVersion) -> Bool {
+            guard let inner = edge.inner else { return true }
+            clock &+= 1
+            var desc = edge.innerDesc
+            var current = true
+            let copy: Copy
+            if let found = copies.first(where: { $0.operand == operand && dnnl_memory_desc_equal(&$0.desc, &desc) != 0 }) {
+                copy = found
+            } else {
+                current = false
+                if copies.count < SharedCopies.capacity {
+                    copy = Copy(operand: operand, desc: desc, bytes: edge.innerBytes, lastUse: clock)
+                    copies.append(copy)
+                } else {
+                    let oldest = copies.indices.min { copies[$0].lastUse < copies[$1].lastUse } ?? 0
+                    if copies[oldest].bytes < edge.innerBytes {
+                        copies[oldest] = Copy(operand: operand, desc: desc, bytes: edge.innerBytes, lastUse: clock)
+                    }
+                    copy = copies[oldest]
+                    copy.operand = operand
+                    copy.desc = desc
+                }
+            }
+            copy.lastUse = clock
+            dnnlCheck(dnnl_memory_set_data_handle(inner, copy.buffer), "memory_set_data_handle (shared copy)")
+            return current
+        }
+    }
+
+    private let table = Mutex(Table())
+
+    /// Runs `body` with the table locked.
+    func withTable<R>(_ body: (inout Table) -> R) -> R {
+        table.withLock { body(&$0) }
+    }
+}
+
 /// A cached primitive with its arguments: bind the caller's pointers, reorder inputs, execute,
 /// reorder outputs.
 final class Plan: @unchecked Sendable {
@@ -477,40 +555,62 @@ final class Plan: @unchecked Sendable {
     deinit { dnnl_primitive_destroy(primitive) }
 
     /// Runs the plan; `bindings` must name every argument exactly once. Inputs named in `cached`
-    /// keep their reordered copy between calls, rebuilt only when their version changes.
+    /// keep their reordered copy between calls, rebuilt only when their version changes. Inputs
+    /// named in `shared` take their reordered copy from `SharedCopies`, where the next plan that
+    /// reads the same operand in the same layout finds it.
     func execute(_ bindings: [(Int32, UnsafeMutableRawPointer)],
-                 cached: [Int32: OperandVersion] = [:]) {
+                 cached: [Int32: OperandVersion] = [:], shared: [Int32: OperandVersion] = [:]) {
         precondition(bindings.count == edges.count,
                      "\(name): expected \(edges.count) arguments, got \(bindings.count)")
         OpenMP.apply()
         lock.withLock { _ in
             for (arg, pointer) in bindings {
-                guard let edge = edges.first(where: { $0.arg == arg })?.edge else {
-                    preconditionFailure("\(name): unexpected argument \(arg)")
-                }
-                dnnlCheck(dnnl_memory_set_data_handle(edge.user, pointer),
+                dnnlCheck(dnnl_memory_set_data_handle(edge(arg).user, pointer),
                           "memory_set_data_handle (\(name))")
             }
             var current: Set<Int32> = []
             for (arg, operand) in cached {
-                guard cacheable.contains(arg),
-                      let edge = edges.first(where: { $0.arg == arg })?.edge else {
-                    preconditionFailure("\(name): argument \(arg) is not cacheable in this plan")
-                }
-                if edge.bindCachedCopy(operand) { current.insert(arg) }
+                precondition(cacheable.contains(arg), "\(name): argument \(arg) is not cacheable in this plan")
+                if edge(arg).bindCachedCopy(operand) { current.insert(arg) }
             }
-            if stagingBytes == 0 {
-                run(skippingReordersOf: current)
-            } else {
-                StagingBuffer.shared.with(bytes: stagingBytes) { staging in
-                    for ((arg, edge), offset) in zip(edges, stagingOffsets) where !cacheable.contains(arg) {
-                        guard let inner = edge.inner else { continue }
-                        dnnlCheck(dnnl_memory_set_data_handle(inner, staging + offset),
-                                  "memory_set_data_handle (\(name))")
-                    }
-                    run(skippingReordersOf: current)
-                }
+            guard !shared.isEmpty else {
+                runStaged(skippingReordersOf: current, unstaged: [])
+                return
             }
+            SharedCopies.shared.withTable { table in
+                for (arg, operand) in shared {
+                    let edge = edge(arg)
+                    precondition(edge.direction == .input && !cacheable.contains(arg),
+                                 "\(name): argument \(arg) cannot be shared")
+                    if table.bind(edge, to: operand) { current.insert(arg) }
+                }
+                runStaged(skippingReordersOf: current, unstaged: Set(shared.keys))
+            }
+        }
+    }
+
+    private func edge(_ arg: Int32) -> Edge {
+        guard let edge = edges.first(where: { $0.arg == arg })?.edge else {
+            preconditionFailure("\(name): unexpected argument \(arg)")
+        }
+        return edge
+    }
+
+    /// Points the reordered operands but `unstaged` (and the cached ones) into the staging
+    /// buffer and runs.
+    private func runStaged(skippingReordersOf current: Set<Int32>, unstaged: Set<Int32>) {
+        guard stagingBytes > 0 else {
+            run(skippingReordersOf: current)
+            return
+        }
+        StagingBuffer.shared.with(bytes: stagingBytes) { staging in
+            for ((arg, edge), offset) in zip(edges, stagingOffsets)
+            where !cacheable.contains(arg) && !unstaged.contains(arg) {
+                guard let inner = edge.inner else { continue }
+                dnnlCheck(dnnl_memory_set_data_handle(inner, staging + offset),
+                          "memory_set_data_handle (\(name))")
+            }
+            run(skippingReordersOf: current)
         }
     }
 

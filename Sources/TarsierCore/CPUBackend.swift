@@ -130,8 +130,7 @@ public final class CPUBackend: ReferenceBackend {
         // can then be kept between calls, keyed by its storage's version.
         var inferenceWeight: OperandVersion?
         if !Autograd.isRecording, weight.gradNode?.isLeaf == true {
-            inferenceWeight = OperandVersion(identity: weight.storage.identity, offset: weight.offset,
-                                             version: weight.storage.version)
+            inferenceWeight = version(of: weight)
         }
         DNNL.conv2dForward(g, source: x.storage.floats, weight: weight.storage.floats, bias: bias?.storage.floats,
                            destination: y.storage.floats, relu: relu, inferenceWeight: inferenceWeight)
@@ -145,7 +144,7 @@ public final class CPUBackend: ReferenceBackend {
         let g = layout(geometry, gradient)
         let gx = output([g.batch, g.inChannels, g.inHeight, g.inWidth], like: gradient)
         DNNL.conv2dBackwardData(g, destinationGradient: gradient.storage.floats, weight: weight.storage.floats,
-                                sourceGradient: gx.storage.floats)
+                                sourceGradient: gx.storage.floats, destinationGradientVersion: version(of: gradient))
         return gx
     }
 
@@ -163,8 +162,14 @@ public final class CPUBackend: ReferenceBackend {
                         device: x.device)
         let gb = withBias ? Tensor(uninitialized: [g.outChannels], device: x.device) : nil
         DNNL.conv2dBackwardWeights(g, source: x.storage.floats, destinationGradient: gradient.storage.floats,
-                                   weightGradient: gw.storage.floats, biasGradient: gb?.storage.floats)
+                                   weightGradient: gw.storage.floats, biasGradient: gb?.storage.floats,
+                                   destinationGradientVersion: version(of: gradient))
         return (gw, gb)
+    }
+
+    /// Identifies `t`'s contents for kernels that keep derived copies of it.
+    private func version(of t: Tensor) -> OperandVersion {
+        OperandVersion(identity: t.storage.identity, offset: t.offset, version: t.storage.version)
     }
 
     public override func maxPool2d(_ x: Tensor, geometry: PoolGeometry, training: Bool) -> (Tensor, MaxPoolSavedState?) {

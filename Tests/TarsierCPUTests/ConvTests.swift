@@ -293,6 +293,38 @@ final class ConvTests: XCTestCase {
         }
     }
 
+    /// The backward-weights pass reuses the reordered destination gradient the backward-data
+    /// pass left, when both name the same operand version, in bf16 (the data pass run as the
+    /// transposed forward convolution) and in Float32 Winograd (blocked layout); a new version
+    /// is reordered afresh. Feeding other data under the same version shows the reuse.
+    func testBackwardPassesShareTheDestinationGradientCopy() {
+        let previous = DNNL.bfloat16Convolutions
+        defer { DNNL.bfloat16Convolutions = previous }
+        for (passes, side) in [(ConvolutionPasses.all, 14), ([], 16)] {
+            DNNL.bfloat16Convolutions = passes
+            var g = geometry(shape(n: 4, c: 16, h: side, w: side, o: 16, k: (3, 3), p: (1, 1)))
+            g.channelsLast = true
+            var random = TestRandom(seed: 91)
+            let x = random.floats(4 * 16 * side * side), w = random.floats(16 * 16 * 9)
+            let first = random.floats(x.count), second = random.floats(x.count)
+            func weightGradient(_ dy: [Float], _ version: OperandVersion?) -> [Float] {
+                var dw = [Float](repeating: .nan, count: w.count)
+                DNNL.conv2dBackwardWeights(g, source: x, destinationGradient: dy, weightGradient: &dw,
+                                           biasGradient: nil, destinationGradientVersion: version)
+                return dw
+            }
+            let version = OperandVersion(identity: 9_000_001 + UInt64(side), offset: 0, version: 0)
+            var dx = [Float](repeating: .nan, count: x.count)
+            DNNL.conv2dBackwardData(g, destinationGradient: first, weight: w, sourceGradient: &dx,
+                                    destinationGradientVersion: version)
+            let label = "passes \(passes.rawValue): \(DNNL.convolutionPlanNames(g)[2])"
+            XCTAssertEqual(weightGradient(second, version), weightGradient(first, nil), "reused copy, \(label)")
+            var newer = version
+            newer.version += 1
+            XCTAssertEqual(weightGradient(second, newer), weightGradient(second, nil), "new version, \(label)")
+        }
+    }
+
     /// `values` (`[n, c, pixels]`) as `[n, pixels, c]`.
     private func channelsLast(_ values: [Float], _ n: Int, _ c: Int, _ pixels: Int) -> [Float] {
         var result = values
