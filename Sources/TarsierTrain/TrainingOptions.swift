@@ -45,7 +45,7 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
         switch name {
         case "default": return o
         case "best":
-            o.epochs = 12
+            o.epochs = 11
             o.testTimeAugmentation = "flip-shift"
             return o
         case "finetune":
