@@ -33,8 +33,10 @@ public enum EltwiseFunction: Hashable, Sendable {
 /// Element-wise operations of two same-sized buffers.
 public enum BinaryFunction: Hashable, Sendable {
     case add, multiply
+    /// `max(a + b, 0)`: the sum with a ReLU post-op, in one pass.
+    case addReLU
 
-    var algorithm: dnnl_alg_kind_t { self == .add ? dnnl_binary_add : dnnl_binary_mul }
+    var algorithm: dnnl_alg_kind_t { self == .multiply ? dnnl_binary_mul : dnnl_binary_add }
 }
 
 /// Cache key of an element-wise plan; buffers are viewed as flat vectors, so layout is irrelevant.
@@ -114,7 +116,8 @@ enum EltwisePlans {
             var a = data, b = data, out = data
             var op = dnnl_binary_desc_t()
             dnnlCheck(dnnl_binary_desc_init(&op, function.algorithm, &a, &b, &out), "binary_desc_init \(function)")
-            let pd = context.primitiveDesc(&op, "binary \(function)")
+            let pd = context.primitiveDesc(&op, attributes: function == .addReLU ? PrimitiveAttributes(postReLU: true) : nil,
+                                           "binary \(function)")
             defer { dnnl_primitive_desc_destroy(pd) }
             return Plan("binary \(function) [\(context.implementation(pd))]", pd: pd,
                         edges: [edge(.input, DNNL_ARG_SRC_0), edge(.input, DNNL_ARG_SRC_1), edge(.output, DNNL_ARG_DST)])

@@ -17,6 +17,9 @@ public enum UnaryOp: Sendable, Equatable {
 /// (input for ReLU/LeakyReLU/GELU, output for sigmoid/tanh) and `b` the upstream gradient.
 public enum BinaryOp: Sendable, Equatable {
     case add, subtract, multiply, divide, maximum, minimum, power
+    /// ReLU of the sum, `a + b > 0 ? a + b : 0`, in one pass (a residual connection's add and
+    /// the ReLU after it).
+    case addReLU
     /// 1 where a == b, else 0 (routes gradients of max reductions).
     case equalMask
     case reluBackward, sigmoidBackward, tanhBackward, geluBackward

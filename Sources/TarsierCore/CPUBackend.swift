@@ -91,6 +91,7 @@ public final class CPUBackend: ReferenceBackend {
         switch op {
         case .add: DNNL.binary(.add, count: n, a: pa, b: pb, destination: py)
         case .multiply: DNNL.binary(.multiply, count: n, a: pa, b: pb, destination: py)
+        case .addReLU: DNNL.binary(.addReLU, count: n, a: pa, b: pb, destination: py)
         // The fused activation derivatives: `a` is the saved forward value, `b` the gradient.
         case .reluBackward:
             DNNL.eltwiseBackward(.relu(slope: 0), count: n, saved: pa, destinationGradient: pb, sourceGradient: py)

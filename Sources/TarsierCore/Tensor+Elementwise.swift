@@ -45,6 +45,16 @@ extension Tensor {
         return Autograd.record(y, inputs: [a, b]) { g in [g.sum(toShape: a.shape), g.sum(toShape: b.shape)] }
     }
 
+    /// `(self + other).relu()` in one pass over the data, as a residual connection's add and the
+    /// ReLU after it; broadcasts like `+`.
+    public func reluOfSum(_ other: Tensor) -> Tensor {
+        let y = rawBinary(.addReLU, other)
+        return Autograd.record(y, inputs: [self, other]) { g in
+            let masked = y.rawBinary(.reluBackward, g)
+            return [masked.sum(toShape: self.shape), masked.sum(toShape: other.shape)]
+        }
+    }
+
     public static func - (a: Tensor, b: Tensor) -> Tensor {
         let y = a.rawBinary(.subtract, b)
         return Autograd.record(y, inputs: [a, b]) { g in [g.sum(toShape: a.shape), (-g).sum(toShape: b.shape)] }

@@ -9,10 +9,14 @@ public struct TestTimeAugmentation: Sendable, Equatable {
     /// One view: the image moved `down` and `right` pixels (negative: up, left), the pixels this
     /// uncovers set to the padding value, then mirrored left to right when `mirrored`.
     public struct View: Sendable, Equatable {
+        /// Pixels the image moves down (negative: up).
         public var down: Int
+        /// Pixels the image moves right (negative: left).
         public var right: Int
+        /// Whether the moved image is then mirrored left to right.
         public var mirrored: Bool
 
+        /// Creates a view; the defaults leave the image unchanged.
         public init(down: Int = 0, right: Int = 0, mirrored: Bool = false) {
             self.down = down
             self.right = right

@@ -23,7 +23,7 @@ public final class BasicBlock: Module {
     public override func forward(_ x: Tensor) throws -> Tensor {
         let out = try conv2(conv1(x, batchNorm: bn1, relu: true), batchNorm: bn2)
         let shortcut = try downsample?(x) ?? x
-        return (out + shortcut).relu()
+        return out.reluOfSum(shortcut)
     }
 }
 
@@ -52,7 +52,7 @@ public final class Bottleneck: Module {
         var out = try conv1(x, batchNorm: bn1, relu: true)
         out = try conv2(out, batchNorm: bn2, relu: true)
         out = try conv3(out, batchNorm: bn3)
-        return (out + (try downsample?(x) ?? x)).relu()
+        return out.reluOfSum(try downsample?(x) ?? x)
     }
 }
 

@@ -115,6 +115,11 @@ final class BackendParityTests: XCTestCase {
                                                                  InputSpec([48, 32, 3, 3], .uniform(-0.2, 0.2))]) {
                 [$0[0].channelsLast().conv2d(weight: $0[1], padding: (1, 1))]
             },
+            // A residual connection as ResNet's blocks run it: both operands channels-last, and
+            // large enough for oneDNN's binary kernel with its ReLU post-op.
+            ParityCase("reluOfSum, channels-last (oneDNN)", [InputSpec([2, 16, 32, 36]), InputSpec([2, 16, 32, 36])], single: {
+                $0[0].channelsLast().reluOfSum($0[1].channelsLast())
+            }),
             ParityCase("conv2d with fused relu (Winograd and direct)",
                        [InputSpec([4, 16, 16, 16]), InputSpec([32, 16, 3, 3], .uniform(-0.5, 0.5)), InputSpec([32]),
                         InputSpec([8, 32, 3, 3], .uniform(-0.5, 0.5))]) {

@@ -43,7 +43,7 @@ enum GradCheckTable {
         "+", "+:scalar", "+:scalarLeft", "-", "-:scalar", "-:scalarLeft", "-:prefix",
         "*", "*:scalar", "*:scalarLeft", "/", "/:scalar", "/:scalarLeft",
         "maximum", "minimum", "exp", "log", "sqrt", "abs", "squared", "reciprocal", "pow", "clamped",
-        "relu", "leakyRelu", "sigmoid", "tanh", "gelu",
+        "relu", "leakyRelu", "sigmoid", "tanh", "gelu", "reluOfSum",
         "sum:axes", "sum:axis", "sum:toShape", "mean:axes", "mean:axis", "max", "min", "logSumExp",
         "expanded", "reshaped", "flattened", "permuted", "transposed", "slice", "concatenate", "stack",
         "padded2d", "contiguous", "cast", "to", "channelsLast",
@@ -120,6 +120,13 @@ enum GradCheckTable {
             .init("pow -1.5", .elementwise, ops: ["pow"], [InputSpec(base, .positive)]) { $0[0].pow(-1.5) },
             .init("clamped", .elementwise, ops: ["clamped"], [InputSpec(base)]) { $0[0].clamped(min: -0.5, max: 0.4) },
             .init("relu", .elementwise, ops: ["relu"], [InputSpec(base, .awayFromZero(0.1, 1))]) { $0[0].relu() },
+            // Sums kept away from ReLU's kink: |a| >= 0.3 and |b| <= 0.2.
+            .init("reluOfSum", .elementwise, ops: ["reluOfSum"],
+                  [InputSpec(base, .awayFromZero(0.3, 1)), InputSpec(base, .uniform(-0.2, 0.2))]) { $0[0].reluOfSum($0[1]) },
+            .init("reluOfSum broadcast", .elementwise, ops: ["reluOfSum"],
+                  [InputSpec([2, 3, 4], .awayFromZero(0.3, 1)), InputSpec([3, 1], .uniform(-0.2, 0.2))]) {
+                $0[0].reluOfSum($0[1])
+            },
             .init("leakyRelu default slope", .elementwise, ops: ["leakyRelu"],
                   [InputSpec(base, .awayFromZero(0.1, 1))]) { $0[0].leakyRelu() },
             .init("leakyRelu 0.2", .elementwise, ops: ["leakyRelu"],

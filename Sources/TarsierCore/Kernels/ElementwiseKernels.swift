@@ -49,6 +49,9 @@ enum Kernels {
         case .maximum: return Swift.max(a, b)
         case .minimum: return Swift.min(a, b)
         case .power: return T.pow(a, b)
+        case .addReLU:
+            let sum = a + b
+            return sum > 0 ? sum : 0
         case .equalMask: return a == b ? 1 : 0
         case .reluBackward: return a > 0 ? b : 0
         case .leakyReluBackward(let slope): return a > 0 ? b : b * T(slope)
