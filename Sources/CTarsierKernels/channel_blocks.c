@@ -20,3 +20,25 @@ void tarsier_copy_channel_blocks(const float *from, float *to, long channels, lo
         }
     }
 }
+
+// Tiles of 16 rows by 16 columns: the reads and writes of a tile stay in L1 whichever side is
+// strided.
+#define TRANSPOSE_TILE 16
+
+TARSIER_CLONES
+void tarsier_transpose_planes(const float *from, long planes, long rows, long columns, long begin,
+                              long end, float *to) {
+    for (long p = 0; p < planes; p++) {
+        const float *restrict source = from + p * rows * columns;
+        float *restrict destination = to + p * rows * columns;
+        for (long c0 = begin; c0 < end; c0 += TRANSPOSE_TILE) {
+            const long c1 = c0 + TRANSPOSE_TILE < end ? c0 + TRANSPOSE_TILE : end;
+            for (long r0 = 0; r0 < rows; r0 += TRANSPOSE_TILE) {
+                const long r1 = r0 + TRANSPOSE_TILE < rows ? r0 + TRANSPOSE_TILE : rows;
+                for (long c = c0; c < c1; c++) {
+                    for (long r = r0; r < r1; r++) destination[c * rows + r] = source[r * columns + c];
+                }
+            }
+        }
+    }
+}

@@ -1,3 +1,4 @@
+import TarsierCPU
 /// Memory layouts of 4-D activations: row-major NCHW, or channels-last (NHWC in memory with the
 /// same logical NCHW shape, as PyTorch's `channels_last`). Values never depend on the layout;
 /// kernels that run faster on NHWC (oneDNN's convolution, batch norm and pooling) keep it, and
@@ -34,7 +35,15 @@ extension Tensor {
     public func channelsLast() -> Tensor {
         if isChannelsLast { return self }
         precondition(rank == 4, "channelsLast() needs an NCHW tensor, got \(shape)")
-        let nhwc = permuted([0, 2, 3, 1]).detached().materialize()
+        let nhwc: TensorStorage
+        if dtype == .float32 && isContiguous && offset == 0 {
+            // Each image [C, H·W] becomes [H·W, C].
+            nhwc = TensorStorage(dtype: dtype, count: count, zeroed: false)
+            ImageTranspose.transpose(storage.floats, planes: shape[0], rows: shape[1], columns: shape[2] * shape[3],
+                                     into: nhwc.floats)
+        } else {
+            nhwc = permuted([0, 2, 3, 1]).detached().materialize()
+        }
         let y = Tensor(storage: nhwc, shape: shape, strides: Tensor.channelsLastStrides(for: shape), device: device)
         // A layout change does not change values, so the gradient passes through in any layout.
         return Autograd.record(y, inputs: [self]) { g in [g] }

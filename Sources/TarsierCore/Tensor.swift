@@ -1,3 +1,4 @@
+import TarsierCPU
 import TarsierSupport
 
 /// An n-dimensional array of Float32 or Float64 values with reverse-mode autodiff.
@@ -150,6 +151,12 @@ public struct Tensor: @unchecked Sendable {
     /// Copies the elements of this (possibly strided) view into new contiguous storage.
     func materialize() -> TensorStorage {
         let out = TensorStorage(dtype: dtype, count: count, zeroed: false)
+        if dtype == .float32 && isChannelsLast {
+            // Each image [H·W, C] becomes [C, H·W].
+            ImageTranspose.transpose(storage.floats, planes: shape[0], rows: shape[2] * shape[3], columns: shape[1],
+                                     into: out.floats)
+            return out
+        }
         switch dtype {
         case .float32: StridedCopy.copy(from: storage.floats, shape: shape, strides: strides, offset: offset, to: out.floats)
         case .float64: StridedCopy.copy(from: storage.doubles, shape: shape, strides: strides, offset: offset, to: out.doubles)

@@ -16,6 +16,29 @@ final class LayoutTests: XCTestCase {
         return Tensor(storage: nhwc.storage, shape: t.shape, strides: [h * w * c, 1, w * c, c], device: t.device)
     }
 
+    /// `channelsLast()` and `contiguous()` convert Float32 images with a tiled transpose per
+    /// image: values land where NHWC and NCHW put them, on sizes that are not multiples of the
+    /// 16x16 tile, with one thread and with the work split over two.
+    func testLayoutConversionsPlaceEveryValue() {
+        for shape in [[2, 5, 37, 41], [3, 7, 45, 53], [1, 3, 224, 224]] {
+            let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
+            let values = (0..<(n * c * h * w)).map { Float($0) }
+            let nchw = Tensor(shape: shape, data: values)
+            let nhwc = nchw.channelsLast()
+            XCTAssertTrue(nhwc.isChannelsLast, "\(shape)")
+            var expected = [Float](repeating: -1, count: values.count)
+            for image in 0..<n {
+                for channel in 0..<c {
+                    for pixel in 0..<(h * w) {
+                        expected[(image * h * w + pixel) * c + channel] = values[(image * c + channel) * h * w + pixel]
+                    }
+                }
+            }
+            XCTAssertEqual(Array(UnsafeBufferPointer(start: nhwc.storage.floats, count: values.count)), expected, "\(shape)")
+            XCTAssertEqual(nhwc.contiguous().toArray(), values, "\(shape) back to NCHW")
+        }
+    }
+
     func testConv2dWithChannelsLastOperandsMatchesPyTorch() throws {
         let f = try NNFixture.load("conv2d")
         for p in Precision.all {

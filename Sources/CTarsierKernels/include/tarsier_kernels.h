@@ -42,6 +42,12 @@ void tarsier_scatter_taps(const float *planes, long filters, long kernel_taps,
 void tarsier_copy_channel_blocks(const float *from, float *to, long channels, long pixels,
                                  long begin, long end, int to_blocked);
 
+/// Transposes columns `begin..<end` of each of `planes` row-major `rows x columns` Float32
+/// matrices: `to[p][c][r] = from[p][r][c]` (NCHW to NHWC with rows = channels and columns =
+/// pixels, and back with the two swapped).
+void tarsier_transpose_planes(const float *from, long planes, long rows, long columns, long begin,
+                              long end, float *to);
+
 /// Shape of a 2-D convolution over channels-last (NHWC) images, per image; padding is the same
 /// on both sides of an axis, dilation counts from 1 (dense), as in PyTorch.
 typedef struct {
