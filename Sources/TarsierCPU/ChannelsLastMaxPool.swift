@@ -15,9 +15,10 @@ import CTarsierKernels
 ///
 /// The forward pass records which element of its window each output came from (one byte per
 /// output), and the backward pass routes the gradient by that record alone. Finding the maximum
-/// again from the saved input and output instead read 2.5x the bytes (the input is 4x the
-/// output) and kept the input alive until the backward pass. Ties go to the first maximum in
-/// row-major window order and NaN wins, as in PyTorch.
+/// again from the saved input and output instead read about 5x the bytes (for 2x2 windows the
+/// input is 4x the output, and the record a quarter of it) and kept the input alive until the
+/// backward pass. Ties go to the first maximum in row-major window order and NaN wins, as in
+/// PyTorch.
 public enum ChannelsLastMaxPool {
     /// Whether these kernels handle `g`: channels-last activations and windows of at most 256
     /// elements that tile the input (stride equal to the kernel, no padding, no window past the
