@@ -62,11 +62,7 @@ enum LoweredWeightGradient {
             tarsier_weight_from_tap_columns(product, taps, g.inChannels, 0, g.outChannels, weightGradient)
         }
         if let biasGradient {
-            biasGradient.update(repeating: 0, count: g.outChannels)
-            for row in 0..<rows {
-                let values = destinationGradient + row * g.outChannels
-                for output in 0..<g.outChannels { biasGradient[output] += values[output] }
-            }
+            sumPixels(destinationGradient, pixels: rows, channels: g.outChannels, into: biasGradient)
         }
     }
 }

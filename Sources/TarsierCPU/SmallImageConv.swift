@@ -170,11 +170,18 @@ enum SmallImageConv {
             layout.scatter(tapMajor, into: weightGradient)
         }
         if let biasGradient {
-            biasGradient.update(repeating: 0, count: g.outChannels)
-            for pixel in 0..<(g.batch * g.outHeight * g.outWidth) {
-                let values = destinationGradient + pixel * g.outChannels
-                for output in 0..<g.outChannels { biasGradient[output] += values[output] }
-            }
+            sumPixels(destinationGradient, pixels: g.batch * g.outHeight * g.outWidth, channels: g.outChannels,
+                      into: biasGradient)
         }
+    }
+}
+
+/// The bias gradient of a convolution from its channels-last destination gradient: the sum over
+/// all `pixels` (batch times output pixels) of each of the `channels` columns.
+func sumPixels(_ values: UnsafePointer<Float>, pixels: Int, channels: Int, into sums: UnsafeMutablePointer<Float>) {
+    sums.update(repeating: 0, count: channels)
+    for pixel in 0..<pixels {
+        let row = values + pixel * channels
+        for channel in 0..<channels { sums[channel] += row[channel] }
     }
 }
