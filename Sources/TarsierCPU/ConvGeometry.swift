@@ -23,8 +23,19 @@ public struct ConvGeometry: Hashable, Sendable {
     public var dilationWidth: Int
     /// Number of channel groups; `inChannels` and `outChannels` must both be multiples of it.
     public var groups: Int
-    /// Activations (source and destination) are NHWC in memory rather than NCHW.
-    public var channelsLast = false
+    /// Memory layout of the source (and of its gradient).
+    public var sourceLayout = ActivationLayout.rowMajor
+    /// Memory layout of the destination (and of its gradient).
+    public var destinationLayout = ActivationLayout.rowMajor
+
+    /// Whether both activations are NHWC in memory; setting it makes both NHWC or both NCHW.
+    public var channelsLast: Bool {
+        get { sourceLayout == .channelsLast && destinationLayout == .channelsLast }
+        set { (sourceLayout, destinationLayout) = newValue ? (.channelsLast, .channelsLast) : (.rowMajor, .rowMajor) }
+    }
+
+    /// Whether either activation is channel-blocked (nChw16c).
+    public var hasChannelBlocks: Bool { sourceLayout == .channelBlocked || destinationLayout == .channelBlocked }
 
     /// Creates a convolution geometry.
     /// - Parameters:
@@ -93,7 +104,9 @@ public struct ConvGeometry: Hashable, Sendable {
                                       padHeight: reachHeight - padHeight, padWidth: reachWidth - padWidth,
                                       dilationHeight: dilationHeight, dilationWidth: dilationWidth,
                                       groups: groups)
-        transposed.channelsLast = channelsLast
+        // The transposed convolution reads the destination gradient and writes the source's.
+        transposed.sourceLayout = destinationLayout
+        transposed.destinationLayout = sourceLayout
         return transposed
     }
 
@@ -109,5 +122,9 @@ public struct ConvGeometry: Hashable, Sendable {
         precondition(groups > 0 && inChannels % groups == 0 && outChannels % groups == 0,
                      "ConvGeometry: groups must divide both channel counts: \(self)")
         precondition(outHeight > 0 && outWidth > 0, "ConvGeometry: empty output: \(self)")
+        precondition(sourceLayout != .channelBlocked || inChannels % ActivationLayout.channelBlock == 0,
+                     "ConvGeometry: a channel-blocked source needs a multiple of 16 channels: \(self)")
+        precondition(destinationLayout != .channelBlocked || outChannels % ActivationLayout.channelBlock == 0,
+                     "ConvGeometry: a channel-blocked destination needs a multiple of 16 channels: \(self)")
     }
 }

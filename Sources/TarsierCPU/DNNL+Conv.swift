@@ -50,16 +50,21 @@ extension DNNL {
     ///   - inferenceWeight: For inference (no backward pass will follow): the weight's identity
     ///     and version. oneDNN's inference kernels run, and the weight's reordered copy is kept
     ///     and reused until the version changes, instead of being rebuilt on every call.
+    ///   - accumulate: `destination` holds an addend (a residual connection's shortcut): the
+    ///     result is `conv + bias + destination`, before the ReLU. Only for a channel-blocked
+    ///     destination, which the kernel writes in place.
     public static func conv2dForward(_ g: ConvGeometry, source: UnsafePointer<Float>,
                                      weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                                      destination: UnsafeMutablePointer<Float>, relu: Bool = false,
-                                     inferenceWeight: OperandVersion? = nil) {
+                                     inferenceWeight: OperandVersion? = nil, accumulate: Bool = false) {
+        precondition(!accumulate || g.destinationLayout == .channelBlocked,
+                     "conv2dForward: accumulate needs a channel-blocked destination: \(g)")
         if SmallImageConv.applies(g, bfloat16: bfloat16Convolutions.contains(.forward, for: g)) {
             SmallImageConv.forward(g, source: source, weight: weight, bias: bias, destination: destination, relu: relu)
             return
         }
         let plan = ConvPlans.forwardPlan(g, bias: bias != nil, relu: relu,
-                                         inference: inferenceWeight != nil)
+                                         inference: inferenceWeight != nil, accumulate: accumulate)
         var bindings = [(DNNL_ARG_SRC, raw(source)), (DNNL_ARG_WEIGHTS, raw(weight)),
                         (DNNL_ARG_DST, raw(destination))]
         if let bias { bindings.append((DNNL_ARG_BIAS, raw(bias))) }
@@ -204,13 +209,14 @@ enum ConvPlans {
     /// The cached forward plan for `g` under the current precision and Winograd settings;
     /// `bfloat16` overrides the precision setting.
     static func forwardPlan(_ g: ConvGeometry, bias: Bool, relu: Bool, inference: Bool,
-                            bfloat16: Bool? = nil) -> Plan {
+                            accumulate: Bool = false, bfloat16: Bool? = nil) -> Plan {
         let half = bfloat16 ?? DNNL.bfloat16Convolutions.contains(.forward, for: g)
         let algorithm = algorithm(g, .forward, bfloat16: half, cachedWeight: inference)
         return DNNLContext.shared.plan(.convForward(g, bias: bias, bfloat16: half, algorithm,
-                                                    inference: inference, relu: relu)) {
+                                                    inference: inference, relu: relu,
+                                                    accumulate: accumulate)) {
             forward(g, bias: bias, bfloat16: half, algorithm: algorithm, inference: inference,
-                    relu: relu)
+                    relu: relu, accumulate: accumulate)
         }
     }
 
@@ -304,17 +310,21 @@ enum ConvPlans {
              lowPrecision: Set<Operand> = []) {
             g.validate()
             let context = DNNLContext.shared
-            // Channels-last activations are used as they are (oneDNN's direct kernels run NHWC
-            // natively); NCHW ones are reordered to the blocked layout oneDNN prefers.
-            let plainActivation = g.channelsLast ? dnnl_nhwc : dnnl_nchw
-            let activation = any && (blockedActivations || !g.channelsLast)
-                ? dnnl_format_tag_any : plainActivation
+            // Channel-blocked activations are oneDNN's own layout and channels-last ones are used
+            // as they are (its direct kernels run NHWC natively); NCHW ones are reordered to the
+            // blocked layout oneDNN prefers, as is any operand beside a channel-blocked one.
+            func activation(_ layout: ActivationLayout) -> dnnl_format_tag_t {
+                guard any, layout != .channelBlocked else { return layout.tag }
+                return blockedActivations || layout == .rowMajor || g.hasChannelBlocks
+                    ? dnnl_format_tag_any : layout.tag
+            }
             func type(_ operand: Operand) -> dnnl_data_type_t {
                 lowPrecision.contains(operand) ? dnnl_bf16 : dnnl_f32
             }
-            source = context.desc([g.batch, g.inChannels, g.inHeight, g.inWidth], activation, type(.source))
+            source = context.desc([g.batch, g.inChannels, g.inHeight, g.inWidth],
+                                  activation(g.sourceLayout), type(.source))
             destination = context.desc([g.batch, g.outChannels, g.outHeight, g.outWidth],
-                                       activation, type(.destination))
+                                       activation(g.destinationLayout), type(.destination))
             // OIHW with groups is [G, O/G, I/G, kH, kW] in memory, i.e. goihw.
             if g.groups == 1 {
                 weight = context.desc([g.outChannels, g.inChannels, g.kernelHeight,
@@ -362,11 +372,11 @@ enum ConvPlans {
 
     /// A forward-training primitive descriptor; also the hint the backward passes need.
     static func forwardDesc(_ g: ConvGeometry, bias: Bool, bfloat16: Bool, algorithm: ConvAlgorithm,
-                            inference: Bool = false, relu: Bool = false,
+                            inference: Bool = false, relu: Bool = false, accumulate: Bool = false,
                             lowPrecision: Set<Operand> = [.source, .weight])
         -> (pd: dnnl_primitive_desc_t, algorithm: ConvAlgorithm) {
         makeDesc(g, algorithm, lowPrecision: bfloat16 ? lowPrecision : [], hint: { _ in nil },
-                 attributes: relu ? PrimitiveAttributes(postReLU: true) : nil,
+                 attributes: relu || accumulate ? PrimitiveAttributes(postSum: accumulate, postReLU: relu) : nil,
                  "convolution forward") { d, kind, op in
             withUnsafePointer(to: d.bias) { biasDesc in
                 dnnlCheck(dnnl_dilated_convolution_forward_desc_init(
@@ -379,11 +389,11 @@ enum ConvPlans {
     }
 
     static func forward(_ g: ConvGeometry, bias: Bool, bfloat16: Bool, algorithm: ConvAlgorithm,
-                        inference: Bool = false, relu: Bool = false) -> Plan {
+                        inference: Bool = false, relu: Bool = false, accumulate: Bool = false) -> Plan {
         let context = DNNLContext.shared
         let plain = Descs(g, any: false)
         let (pd, chosen) = forwardDesc(g, bias: bias, bfloat16: bfloat16, algorithm: algorithm,
-                                       inference: inference, relu: relu)
+                                       inference: inference, relu: relu, accumulate: accumulate)
         defer { dnnl_primitive_desc_destroy(pd) }
         var edges: [(arg: Int32, edge: Edge)] = [
             (DNNL_ARG_SRC, Edge(.input, plain: plain.source,
@@ -397,7 +407,10 @@ enum ConvPlans {
                                 "conv fwd dst")),
         ]
         if bias { edges.append((DNNL_ARG_BIAS, Edge(.input, plain: plain.bias, "conv fwd bias"))) }
-        return Plan("convolution forward \(chosen)\(relu ? " + relu" : "") [\(context.implementation(pd))]", pd: pd,
+        // The addend is read where the result goes: the caller's buffer, never a reordered copy.
+        precondition(!accumulate || edges.allSatisfy { $0.arg != DNNL_ARG_DST || $0.edge.inner == nil },
+                     "convolution forward: an accumulating destination must be in the kernel's layout: \(g)")
+        return Plan("convolution forward \(chosen)\(accumulate ? " + sum" : "")\(relu ? " + relu" : "") [\(context.implementation(pd))]", pd: pd,
                     edges: edges, cacheable: inference ? [DNNL_ARG_WEIGHTS] : [])
     }
 

@@ -101,7 +101,7 @@ enum PoolPlans {
         init(_ g: PoolGeometry) {
             g.validate()
             let context = DNNLContext.shared
-            let layout = g.channelsLast ? dnnl_nhwc : dnnl_nchw
+            let layout = g.layout.tag
             source = context.desc([g.batch, g.channels, g.inHeight, g.inWidth], layout)
             destination = context.desc([g.batch, g.channels, g.outHeight, g.outWidth], layout)
             strides = [Int64(g.strideHeight), Int64(g.strideWidth)]

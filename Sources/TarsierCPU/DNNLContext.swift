@@ -112,7 +112,7 @@ func describe(_ status: dnnl_status_t) -> String {
 /// What a cached plan computes; the geometry is part of the key.
 enum PlanKey: Hashable {
     case convForward(ConvGeometry, bias: Bool, bfloat16: Bool, ConvAlgorithm, inference: Bool,
-                     relu: Bool)
+                     relu: Bool, accumulate: Bool)
     case convBackwardData(ConvGeometry, bfloat16: Bool, ConvAlgorithm)
     case convBackwardWeights(ConvGeometry, bias: Bool, bfloat16: Bool, ConvAlgorithm)
     case maxPoolForward(PoolGeometry, training: Bool)
@@ -240,18 +240,23 @@ final class DNNLContext: @unchecked Sendable {
 final class PrimitiveAttributes {
     let attr: dnnl_primitive_attr_t
 
-    init(postReLU: Bool) {
+    /// Post-ops in oneDNN's order: `postSum` adds the destination's previous contents to the
+    /// result, then `postReLU` applies ReLU.
+    init(postSum: Bool = false, postReLU: Bool) {
         var attr: dnnl_primitive_attr_t?
         dnnlCheck(dnnl_primitive_attr_create(&attr), "primitive_attr_create")
         guard let attr else { preconditionFailure("oneDNN primitive_attr_create returned nothing") }
         self.attr = attr
-        if postReLU {
+        if postSum || postReLU {
             var postOps: dnnl_post_ops_t?
             dnnlCheck(dnnl_post_ops_create(&postOps), "post_ops_create")
             guard let postOps else { preconditionFailure("oneDNN post_ops_create returned nothing") }
             defer { dnnl_post_ops_destroy(postOps) }
-            dnnlCheck(dnnl_post_ops_append_eltwise(postOps, 1, dnnl_eltwise_relu, 0, 0),
-                      "post_ops_append_eltwise")
+            if postSum { dnnlCheck(dnnl_post_ops_append_sum(postOps, 1), "post_ops_append_sum") }
+            if postReLU {
+                dnnlCheck(dnnl_post_ops_append_eltwise(postOps, 1, dnnl_eltwise_relu, 0, 0),
+                          "post_ops_append_eltwise")
+            }
             dnnlCheck(dnnl_primitive_attr_set_post_ops(attr, postOps), "primitive_attr_set_post_ops")
         }
     }

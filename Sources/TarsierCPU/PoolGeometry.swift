@@ -18,8 +18,14 @@ public struct PoolGeometry: Hashable, Sendable {
     /// PyTorch's `count_include_pad` (average pooling only): divide by the window size clipped to
     /// the padded input instead of by the number of real elements.
     public var countIncludePad: Bool
-    /// Source and destination are NHWC in memory rather than NCHW.
-    public var channelsLast = false
+    /// Memory layout of the source and destination (and of their gradients).
+    public var layout = ActivationLayout.rowMajor
+
+    /// Whether source and destination are NHWC in memory rather than NCHW.
+    public var channelsLast: Bool {
+        get { layout == .channelsLast }
+        set { layout = newValue ? .channelsLast : .rowMajor }
+    }
 
     /// Creates a pooling geometry.
     /// - Parameters:
@@ -89,5 +95,7 @@ public struct PoolGeometry: Hashable, Sendable {
                         && 2 * padHeight <= kernelHeight && 2 * padWidth <= kernelWidth,
                      "PoolGeometry: padding must be at most half the kernel (as PyTorch): \(self)")
         precondition(outHeight > 0 && outWidth > 0, "PoolGeometry: empty output: \(self)")
+        precondition(layout != .channelBlocked || channels % ActivationLayout.channelBlock == 0,
+                     "PoolGeometry: channel-blocked activations need a multiple of 16 channels: \(self)")
     }
 }

@@ -27,8 +27,8 @@ enum SmallImageConv {
     /// coincide).
     static func applies(_ g: ConvGeometry, bfloat16: Bool) -> Bool {
         let inPixels = g.inHeight * g.inWidth, outPixels = g.outHeight * g.outWidth
-        return !bfloat16 && g.groups == 1 && inPixels <= maximumPixels && outPixels <= maximumPixels
-            && (g.channelsLast || (inPixels == 1 && outPixels == 1))
+        return !bfloat16 && g.groups == 1 && !g.hasChannelBlocks && inPixels <= maximumPixels
+            && outPixels <= maximumPixels && (g.channelsLast || (inPixels == 1 && outPixels == 1))
     }
 
     /// Whether `g`'s source gradient runs here: as `applies`, with a single output pixel. With

@@ -46,6 +46,9 @@ public protocol Backend: AnyObject {
     /// True when convolution, pooling and batch norm accept and return channels-last tensors;
     /// otherwise every input reaches the backend row-major.
     var prefersChannelsLast: Bool { get }
+    /// True when the channel-blocked inference kernels run natively, so that activations kept
+    /// channel-blocked between layers save work (see `Tensor.channelBlocked()`).
+    var prefersChannelBlocked: Bool { get }
     /// Applies `op` element-wise.
     func unary(_ op: UnaryOp, _ x: Tensor) -> Tensor
     /// Applies `op` element-wise with NumPy broadcasting into `outputShape`.
@@ -67,6 +70,14 @@ public protocol Backend: AnyObject {
     /// Gradients of conv2d with respect to weight and (when `withBias`) bias.
     func conv2dBackwardWeights(_ x: Tensor, gradient: Tensor, geometry: ConvGeometry,
                                withBias: Bool) -> (weight: Tensor, bias: Tensor?)
+    /// Inference convolution into a channel-blocked result (`[N, O/16, H, W, 16]`, see
+    /// `Tensor.channelBlocked()`); `x` is channel-blocked or a dense 4-D tensor. With `residual`
+    /// (channel-blocked, the result's shape), it is added before the ReLU, and the backend may
+    /// write the result over `residual`'s storage.
+    func channelBlockedConv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry: ConvGeometry, relu: Bool,
+                              residual: Tensor?) -> Tensor
+    /// Inference max pooling of a channel-blocked tensor into a channel-blocked result.
+    func channelBlockedMaxPool2d(_ x: Tensor, geometry: PoolGeometry) -> Tensor
     /// Max pooling; the saved state is nil when `training` is false.
     func maxPool2d(_ x: Tensor, geometry: PoolGeometry, training: Bool) -> (Tensor, MaxPoolSavedState?)
     /// Gradient of max pooling.

@@ -9,6 +9,9 @@ public final class CPUBackend: ReferenceBackend {
     /// oneDNN runs NHWC natively: activations stay channels-last between layers.
     public override var prefersChannelsLast: Bool { true }
 
+    /// oneDNN's AVX-512 kernels run nChw16c natively (its Winograd kernels only that).
+    public override var prefersChannelBlocked: Bool { true }
+
     /// An output in the layout of `like` (channels-last when it is).
     private func output(_ shape: [Int], like x: Tensor) -> Tensor {
         x.isChannelsLast && shape.count == 4 ? Tensor(channelsLastUninitialized: shape, device: x.device)
@@ -171,6 +174,37 @@ public final class CPUBackend: ReferenceBackend {
     /// Identifies `t`'s contents for kernels that keep derived copies of it.
     private func version(of t: Tensor) -> OperandVersion {
         OperandVersion(identity: t.storage.identity, offset: t.offset, version: t.storage.version)
+    }
+
+    public override func channelBlockedConv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry: ConvGeometry,
+                                              relu: Bool, residual: Tensor?) -> Tensor {
+        guard x.dtype == .float32, geometry.groups == 1 else {
+            return super.channelBlockedConv2d(x, weight: weight, bias: bias, geometry: geometry, relu: relu,
+                                              residual: residual)
+        }
+        var g = geometry
+        g.sourceLayout = x.rank == 5 ? .channelBlocked : (x.isChannelsLast ? .channelsLast : .rowMajor)
+        g.destinationLayout = .channelBlocked
+        // The shortcut's buffer receives the sum in place: one pass fewer than adding afterwards.
+        let y = residual ?? Tensor(uninitialized: [g.batch, g.outChannels / ActivationLayout.channelBlock,
+                                                   g.outHeight, g.outWidth, ActivationLayout.channelBlock],
+                                   device: x.device)
+        y.storage.noteMutation()
+        let inferenceWeight = weight.gradNode?.isLeaf == true ? version(of: weight) : nil
+        DNNL.conv2dForward(g, source: x.storage.floats, weight: weight.storage.floats, bias: bias?.storage.floats,
+                           destination: y.storage.floats, relu: relu, inferenceWeight: inferenceWeight,
+                           accumulate: residual != nil)
+        return y
+    }
+
+    public override func channelBlockedMaxPool2d(_ x: Tensor, geometry: PoolGeometry) -> Tensor {
+        guard x.dtype == .float32 else { return super.channelBlockedMaxPool2d(x, geometry: geometry) }
+        var g = geometry
+        g.layout = .channelBlocked
+        let y = Tensor(uninitialized: [g.batch, g.channels / ActivationLayout.channelBlock, g.outHeight, g.outWidth,
+                                       ActivationLayout.channelBlock], device: x.device)
+        DNNL.maxPool2dForward(g, source: x.storage.floats, destination: y.storage.floats, workspace: nil)
+        return y
     }
 
     public override func maxPool2d(_ x: Tensor, geometry: PoolGeometry, training: Bool) -> (Tensor, MaxPoolSavedState?) {

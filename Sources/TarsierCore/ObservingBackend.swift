@@ -22,6 +22,7 @@ open class ObservingBackend: Backend {
 
     open var name: String { "observing(\(inner.name))" }
     public var prefersChannelsLast: Bool { inner.prefersChannelsLast }
+    public var prefersChannelBlocked: Bool { inner.prefersChannelBlocked }
 
     @inline(__always)
     private func run<R>(_ name: String, flops: Int = 0, _ body: () -> R) -> R {
@@ -55,6 +56,15 @@ open class ObservingBackend: Backend {
         run("conv2d.backwardWeights", flops: geometry.flops) {
             inner.conv2dBackwardWeights(x, gradient: gradient, geometry: geometry, withBias: withBias)
         }
+    }
+    public func channelBlockedConv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry: ConvGeometry, relu: Bool,
+                                     residual: Tensor?) -> Tensor {
+        run("conv2d.channelBlocked\(residual == nil ? "" : "+residual")\(relu ? "+relu" : "")", flops: geometry.flops) {
+            inner.channelBlockedConv2d(x, weight: weight, bias: bias, geometry: geometry, relu: relu, residual: residual)
+        }
+    }
+    public func channelBlockedMaxPool2d(_ x: Tensor, geometry: PoolGeometry) -> Tensor {
+        run("maxPool2d.channelBlocked") { inner.channelBlockedMaxPool2d(x, geometry: geometry) }
     }
     public func maxPool2d(_ x: Tensor, geometry: PoolGeometry, training: Bool) -> (Tensor, MaxPoolSavedState?) {
         run("maxPool2d") { inner.maxPool2d(x, geometry: geometry, training: training) }

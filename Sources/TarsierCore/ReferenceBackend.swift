@@ -10,6 +10,8 @@ public class ReferenceBackend: Backend {
 
     public var prefersChannelsLast: Bool { false }
 
+    public var prefersChannelBlocked: Bool { false }
+
     /// Runs `body` with the element type of `dtype`.
     @inline(__always)
     func dispatch<R>(_ dtype: DType, _ float: () -> R, _ double: () -> R) -> R {
@@ -133,6 +135,26 @@ public class ReferenceBackend: Backend {
                                         gb?.storage.doubles)
         })
         return (gw, gb)
+    }
+
+    /// The definition of the channel-blocked convolution: unblock, convolve, add, block.
+    public func channelBlockedConv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry g: ConvGeometry,
+                                     relu: Bool, residual: Tensor?) -> Tensor {
+        var plain = g
+        (plain.sourceLayout, plain.destinationLayout) = (.rowMajor, .rowMajor)
+        let source = x.rank == 5 ? x.channelUnblocked() : x.contiguous()
+        var y = conv2d(source, weight: weight, bias: bias, geometry: plain, relu: relu && residual == nil)
+        if let residual {
+            y = binary(relu ? .addReLU : .add, y, residual.channelUnblocked(), outputShape: y.shape)
+        }
+        return y.channelBlocked()
+    }
+
+    /// The definition of channel-blocked max pooling: unblock, pool, block.
+    public func channelBlockedMaxPool2d(_ x: Tensor, geometry g: PoolGeometry) -> Tensor {
+        var plain = g
+        plain.layout = .rowMajor
+        return maxPool2d(x.channelUnblocked(), geometry: plain, training: false).0.channelBlocked()
     }
 
     /// Max-pool state of the reference backend: the flat input index of each output's maximum.

@@ -22,6 +22,32 @@ extension Conv2d {
         return try convolve(x, weight: folded.weight, bias: folded.bias, relu: relu)
     }
 
+    /// `batchNorm(self(x))`, then ReLU, with the batch norm folded in, on channel-blocked
+    /// activations (see `Tensor.channelBlocked()`): inference only, with both modules in
+    /// evaluation mode and gradients not recorded.
+    /// - Parameters:
+    ///   - x: Channel-blocked, or a dense `[N, C, H, W]` batch entering the network.
+    ///   - batchNorm: The batch norm applied to the convolution's output.
+    ///   - relu: Whether a ReLU follows (after `residual` is added).
+    ///   - residual: A channel-blocked shortcut of the result's shape, added to it; its storage
+    ///     may receive the result, so pass one that is not read afterwards.
+    /// - Returns: The channel-blocked result.
+    /// - Throws: `ShapeError` when `x` does not fit this layer.
+    public func channelBlocked(_ x: Tensor, batchNorm: BatchNorm, relu: Bool = false,
+                               residual: Tensor? = nil) throws -> Tensor {
+        precondition(!isTraining && !batchNorm.isTraining && !Autograd.isRecording,
+                     "\(layerDescription): channel-blocked inference needs evaluation mode without gradient recording")
+        try checkInput(x)
+        guard groups == 1, batchNorm.featureCount == outputChannels,
+              outputChannels % Tensor.channelBlock == 0 else {
+            throw ShapeError("\(layerDescription): channel-blocked inference needs groups 1 and a multiple of "
+                             + "\(Tensor.channelBlock) output channels matching the batch norm's")
+        }
+        let folded = foldedWeights(with: batchNorm)
+        return x.channelBlockedConv2d(weight: folded.weight, bias: folded.bias, stride: stride, padding: padding,
+                                      dilation: dilation, relu: relu, residual: residual)
+    }
+
     private func foldedWeights(with bn: BatchNorm) -> FoldedConvolution {
         let sources: [Tensor?] = [weight, bias, bn.weight, bn.bias, bn.runningMean, bn.runningVar]
         let key: [UInt64] = sources.flatMap { tensor -> [UInt64] in

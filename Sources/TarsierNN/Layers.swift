@@ -52,15 +52,22 @@ public final class Conv2d: Module {
 
     /// This layer's convolution with another weight and bias of the same shapes (and ReLU).
     func convolve(_ x: Tensor, weight: Tensor, bias: Tensor?, relu: Bool = false) throws -> Tensor {
-        guard x.rank == 4, x.shape[1] == inputChannels else {
+        try checkInput(x)
+        return x.conv2d(weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation,
+                        groups: groups, relu: relu)
+    }
+
+    /// Throws unless `x` is `[N, inputChannels, H, W]` (or its channel-blocked form) at least
+    /// as large as the dilated kernel.
+    func checkInput(_ x: Tensor) throws {
+        let channels = x.isChannelBlocked ? x.shape[1] * Tensor.channelBlock : (x.rank == 4 ? x.shape[1] : -1)
+        guard channels == inputChannels else {
             throw ShapeError("\(layerDescription) expects input [N, \(inputChannels), H, W], got \(x.shape)")
         }
         let effH = dilation.0 * (kernelSize.0 - 1) + 1, effW = dilation.1 * (kernelSize.1 - 1) + 1
         guard x.shape[2] + 2 * padding.0 >= effH, x.shape[3] + 2 * padding.1 >= effW else {
             throw ShapeError("\(layerDescription): input \(x.shape) is smaller than the kernel")
         }
-        return x.conv2d(weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation,
-                        groups: groups, relu: relu)
     }
 }
 

@@ -1,3 +1,4 @@
+import Synchronization
 import TarsierCore
 import TarsierNN
 
@@ -25,6 +26,35 @@ public final class BasicBlock: Module {
         let shortcut = try downsample?(x) ?? x
         return out.reluOfSum(shortcut)
     }
+
+    /// Whether this block and every module in it are in evaluation mode.
+    var isEvaluating: Bool {
+        [self, conv1, bn1, conv2, bn2].allSatisfy { !$0.isTraining } && (downsample.map(allEvaluating) ?? true)
+    }
+
+    /// The block on channel-blocked activations (`ResNet`'s inference path); with an identity
+    /// shortcut the result is written over `x`'s storage.
+    func channelBlockedForward(_ x: Tensor) throws -> Tensor {
+        let h = try conv1.channelBlocked(x, batchNorm: bn1, relu: true)
+        let shortcut = try downsample.map { try channelBlockedProjection($0, x) } ?? x
+        return try conv2.channelBlocked(h, batchNorm: bn2, relu: true, residual: shortcut)
+    }
+}
+
+/// Whether a sequence and its layers are in evaluation mode (without walking the module tree by
+/// reflection, which would cost more than a batch-1 convolution).
+func allEvaluating(_ sequence: Sequential) -> Bool {
+    !sequence.isTraining && sequence.layers.allSatisfy { !$0.isTraining }
+}
+
+/// A projection shortcut (`downsample`: a convolution and its batch norm) on channel-blocked
+/// activations.
+func channelBlockedProjection(_ downsample: Sequential, _ x: Tensor) throws -> Tensor {
+    guard downsample.layers.count == 2, let conv = downsample.layers[0] as? Conv2d,
+          let batchNorm = downsample.layers[1] as? BatchNorm else {
+        throw ShapeError("channel-blocked inference: a shortcut must be a convolution and a batch norm")
+    }
+    return try conv.channelBlocked(x, batchNorm: batchNorm)
 }
 
 /// torchvision's bottleneck block (1x1, 3x3, 1x1 with expansion 4; stride on the 3x3).
@@ -53,6 +83,21 @@ public final class Bottleneck: Module {
         out = try conv2(out, batchNorm: bn2, relu: true)
         out = try conv3(out, batchNorm: bn3)
         return out.reluOfSum(try downsample?(x) ?? x)
+    }
+
+    /// Whether this block and every module in it are in evaluation mode.
+    var isEvaluating: Bool {
+        [self, conv1, bn1, conv2, bn2, conv3, bn3].allSatisfy { !$0.isTraining }
+            && (downsample.map(allEvaluating) ?? true)
+    }
+
+    /// The block on channel-blocked activations (`ResNet`'s inference path); with an identity
+    /// shortcut the result is written over `x`'s storage.
+    func channelBlockedForward(_ x: Tensor) throws -> Tensor {
+        var out = try conv1.channelBlocked(x, batchNorm: bn1, relu: true)
+        out = try conv2.channelBlocked(out, batchNorm: bn2, relu: true)
+        let shortcut = try downsample.map { try channelBlockedProjection($0, x) } ?? x
+        return try conv3.channelBlocked(out, batchNorm: bn3, relu: true, residual: shortcut)
     }
 }
 
@@ -111,10 +156,56 @@ public final class ResNet: Module {
         }
     }
 
+    /// Whether inference runs on channel-blocked activations (see `Tensor.channelBlocked()`)
+    /// where the backend prefers them: in evaluation mode without gradient recording, on the
+    /// CPU. The convolutions then need no layout conversions around them, and each residual
+    /// addition and its ReLU run inside the block's last convolution. Default on; the results
+    /// match the other path to Float32 rounding.
+    public static var channelBlockedInference: Bool {
+        get { channelBlockedSetting.load(ordering: .relaxed) }
+        set { channelBlockedSetting.store(newValue, ordering: .relaxed) }
+    }
+    private static let channelBlockedSetting = Atomic<Bool>(true)
+
     public override func forward(_ x: Tensor) throws -> Tensor {
+        if runsChannelBlocked(x) { return try channelBlockedForward(x) }
         var y = try conv1(x, batchNorm: bn1, relu: true)
         y = y.maxPool2d(kernel: (3, 3), stride: (2, 2), padding: (1, 1))
         y = try layer4(layer3(layer2(layer1(y))))
         return try fc(y.adaptiveAvgPool2d((1, 1)).flattened())
+    }
+
+    /// Whether `forward(x)` takes the channel-blocked path: every module evaluating, no
+    /// gradients recorded, and a Float32 batch on a backend that prefers it.
+    func runsChannelBlocked(_ x: Tensor) -> Bool {
+        ResNet.channelBlockedInference && !Autograd.isRecording && x.rank == 4 && x.dtype == .float32
+            && x.device.backend.prefersChannelBlocked && [self, conv1, bn1, fc].allSatisfy { !$0.isTraining }
+            && [layer1, layer2, layer3, layer4].allSatisfy { stage in
+                !stage.isTraining && stage.layers.allSatisfy { block in
+                    switch block {
+                    case let basic as BasicBlock: return basic.isEvaluating
+                    case let bottleneck as Bottleneck: return bottleneck.isEvaluating
+                    default: return false
+                    }
+                }
+            }
+    }
+
+    /// `forward` on channel-blocked activations from the stem's output to the global pooling.
+    func channelBlockedForward(_ x: Tensor) throws -> Tensor {
+        var y = try conv1.channelBlocked(x, batchNorm: bn1, relu: true)
+        y = y.channelBlockedMaxPool2d(kernel: (3, 3), stride: (2, 2), padding: (1, 1))
+        for stage in [layer1, layer2, layer3, layer4] {
+            for block in stage.layers {
+                switch block {
+                case let basic as BasicBlock: y = try basic.channelBlockedForward(y)
+                case let bottleneck as Bottleneck: y = try bottleneck.channelBlockedForward(y)
+                default: throw ShapeError("channel-blocked inference: \(block.layerDescription) is not a ResNet block")
+                }
+            }
+        }
+        // The mean of each channel block over H and W is [N, C/16, 16]: the channels in order.
+        let pooled = y.mean(axes: [2, 3]).reshaped([y.shape[0], y.shape[1] * Tensor.channelBlock])
+        return try fc(pooled)
     }
 }

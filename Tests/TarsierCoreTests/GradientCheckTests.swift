@@ -46,7 +46,7 @@ enum GradCheckTable {
         "relu", "leakyRelu", "sigmoid", "tanh", "gelu", "reluOfSum",
         "sum:axes", "sum:axis", "sum:toShape", "mean:axes", "mean:axis", "max", "min", "logSumExp",
         "expanded", "reshaped", "flattened", "permuted", "transposed", "slice", "concatenate", "stack",
-        "padded2d", "contiguous", "cast", "to", "channelsLast",
+        "padded2d", "contiguous", "cast", "to", "channelsLast", "channelBlocked", "channelUnblocked",
         "matmul", "conv2d", "maxPool2d", "avgPool2d", "adaptiveAvgPool2d", "adaptiveMaxPool2d",
         "batchNormTraining", "batchNormReLUTraining", "batchNormInference", "softmax", "logSoftmax",
     ]
@@ -57,6 +57,8 @@ enum GradCheckTable {
         "argmax", "broadcastShape", "contiguousStrides", "axis", "toArray", "toDoubleArray", "item",
         "detached", "uniform", "normal", "assign", "withMutableFloats", "backward", "requiringGrad",
         "safeTensorsEntry", "channelsLastStrides", "noteMutation",
+        // Inference kernels: they refuse to run while gradients are recorded.
+        "channelBlockedConv2d", "channelBlockedMaxPool2d",
     ]
 
     // Domains for the binary-op tables: `a` and `b` never tie (grids offset by half a step).
@@ -240,6 +242,10 @@ enum GradCheckTable {
             .init("channelsLast then element-wise ops in that layout", .movement, ops: ["channelsLast", "*", "relu"],
                   [InputSpec([2, 3, 4, 5]), InputSpec([2, 3, 4, 5])]) {
                 ($0[0].channelsLast() * $0[1].channelsLast() + $0[1]).relu()
+            },
+            .init("channelBlocked and back, with element-wise ops on the blocks", .movement,
+                  ops: ["channelBlocked", "channelUnblocked"], [InputSpec([2, 32, 3, 2]), InputSpec([2, 32, 3, 2])]) {
+                ($0[0].channelBlocked() * $0[1].channelsLast().channelBlocked()).channelUnblocked() + $0[1]
             },
             .init("padded2d", .movement, ops: ["padded2d"], [InputSpec([2, 3, 4, 5])]) {
                 $0[0].padded2d(height: 1, width: 2)
