@@ -74,7 +74,7 @@ first = load("torch", 1, groups[0])
 print(f"torch {first['torch']}, {first['threads']} threads, {runs} runs; ratio = median of the runs' "
       "ratios (each Tarsier figure against the reference measured beside it)")
 print(f"{'workload':30} {'tarsier':>10} {'reference':>10} {'ratio':>7} {'RSS MiB':>8}   every run (tarsier / reference)")
-is_rate = lambda k, v: isinstance(v, float) and not k.endswith("_mib") and k != "threads"
+is_rate = lambda k, v: isinstance(v, (int, float)) and not isinstance(v, bool) and not k.endswith("_mib") and k != "threads"
 for g in groups:
     for key in [k for k, v in load("tarsier", 1, g).items() if is_rate(k, v)]:
         ref_key = "ort_" + key if g == "ort" else key
