@@ -1,4 +1,3 @@
-import Synchronization
 import TarsierCore
 import TarsierNN
 
@@ -156,17 +155,10 @@ public final class ResNet: Module {
         }
     }
 
-    /// Whether inference runs on channel-blocked activations (see `Tensor.channelBlocked()`)
-    /// where the backend prefers them: in evaluation mode without gradient recording, on the
-    /// CPU. The convolutions then need no layout conversions around them, and each residual
-    /// addition and its ReLU run inside the block's last convolution. Default on; the results
-    /// match the other path to Float32 rounding.
-    public static var channelBlockedInference: Bool {
-        get { channelBlockedSetting.load(ordering: .relaxed) }
-        set { channelBlockedSetting.store(newValue, ordering: .relaxed) }
-    }
-    private static let channelBlockedSetting = Atomic<Bool>(true)
-
+    /// In evaluation without gradient recording, on the CPU, the forward pass runs on
+    /// channel-blocked activations (`ChannelBlockedInference`): no layout conversions around the
+    /// convolutions, and each residual addition and its ReLU run inside the block's last
+    /// convolution, which writes over the shortcut.
     public override func forward(_ x: Tensor) throws -> Tensor {
         if runsChannelBlocked(x) { return try channelBlockedForward(x) }
         var y = try conv1(x, batchNorm: bn1, relu: true)
@@ -178,8 +170,7 @@ public final class ResNet: Module {
     /// Whether `forward(x)` takes the channel-blocked path: every module evaluating, no
     /// gradients recorded, and a Float32 batch on a backend that prefers it.
     func runsChannelBlocked(_ x: Tensor) -> Bool {
-        ResNet.channelBlockedInference && !Autograd.isRecording && x.rank == 4 && x.dtype == .float32
-            && x.device.backend.prefersChannelBlocked && [self, conv1, bn1, fc].allSatisfy { !$0.isTraining }
+        ChannelBlockedInference.applies(to: x) && x.rank == 4 && [self, conv1, bn1, fc].allSatisfy { !$0.isTraining }
             && [layer1, layer2, layer3, layer4].allSatisfy { stage in
                 !stage.isTraining && stage.layers.allSatisfy { block in
                     switch block {

@@ -68,7 +68,12 @@ public final class VGG: Module {
         self.init(c, batchNorm: batchNorm, classCount: classCount, inputChannels: inputChannels)
     }
 
+    /// In evaluation without gradient recording, on the CPU, `features` runs on channel-blocked
+    /// activations (`ChannelBlockedInference`), unblocked before the pooling.
     public override func forward(_ x: Tensor) throws -> Tensor {
-        try classifier(avgpool(features(x)).flattened())
+        if ChannelBlockedInference.applies(to: x), x.rank == 4, !isTraining, features.hasChannelBlockedForm {
+            return try classifier(avgpool(features.channelBlockedForward(x).channelUnblocked()).flattened())
+        }
+        return try classifier(avgpool(features(x)).flattened())
     }
 }

@@ -1,0 +1,114 @@
+import Synchronization
+import TarsierCore
+
+/// Inference on channel-blocked activations (see `Tensor.channelBlocked()`). Models with such a
+/// path (ResNet, VGG, and any `Sequential` whose layers all have a channel-blocked form) take it
+/// in evaluation mode without gradient recording, on a backend that prefers it (the CPU):
+/// activations then stay in oneDNN's blocked layout from the first convolution on, with no
+/// conversion around each kernel. The results match the other path to Float32 rounding.
+public enum ChannelBlockedInference {
+    /// Whether models take the path where it applies (default on).
+    public static var isEnabled: Bool {
+        get { setting.load(ordering: .relaxed) }
+        set { setting.store(newValue, ordering: .relaxed) }
+    }
+    private static let setting = Atomic<Bool>(true)
+
+    /// Whether `x` may enter the path: it is enabled, nothing is recorded, and `x` is a Float32
+    /// `[N, C, H, W]` batch (or already channel-blocked) on a backend that prefers the layout.
+    public static func applies(to x: Tensor) -> Bool {
+        isEnabled && !Autograd.isRecording && x.dtype == .float32 && (x.rank == 4 || x.isChannelBlocked)
+            && x.device.backend.prefersChannelBlocked
+    }
+}
+
+extension Conv2d {
+    /// Whether this convolution runs on channel-blocked activations: evaluating, groups 1, and a
+    /// multiple of 16 output channels.
+    public var hasChannelBlockedForm: Bool {
+        !isTraining && groups == 1 && outputChannels % Tensor.channelBlock == 0
+    }
+
+    /// The convolution, then ReLU, on channel-blocked activations (inference only).
+    /// - Parameters:
+    ///   - x: Channel-blocked, or a dense `[N, C, H, W]` batch entering the network.
+    ///   - relu: Whether a ReLU follows.
+    /// - Returns: The channel-blocked result.
+    /// - Throws: `ShapeError` when `x` does not fit this layer.
+    public func channelBlocked(_ x: Tensor, relu: Bool = false) throws -> Tensor {
+        precondition(!isTraining && !Autograd.isRecording,
+                     "\(layerDescription): channel-blocked inference needs evaluation mode without gradient recording")
+        try checkInput(x)
+        guard hasChannelBlockedForm else {
+            throw ShapeError("\(layerDescription): channel-blocked inference needs groups 1 and a multiple of "
+                             + "\(Tensor.channelBlock) output channels")
+        }
+        return x.channelBlockedConv2d(weight: weight, bias: bias, stride: stride, padding: padding,
+                                      dilation: dilation, relu: relu)
+    }
+}
+
+extension Sequential {
+    /// Whether `channelBlockedForward` covers every layer: the first is a convolution, and each is
+    /// in evaluation mode and one of a convolution with a channel-blocked form (followed by its
+    /// batch norm or not), a ReLU, a max pool without ceil mode, or dropout.
+    public var hasChannelBlockedForm: Bool {
+        guard !isTraining, layers.first is Conv2d, layers.allSatisfy({ !$0.isTraining }) else { return false }
+        for (index, layer) in layers.enumerated() {
+            switch layer {
+            case let conv as Conv2d:
+                guard conv.hasChannelBlockedForm else { return false }
+                if let batchNorm = layers.dropFirst(index + 1).first as? BatchNorm,
+                   batchNorm.featureCount != conv.outputChannels { return false }
+            case is BatchNorm:
+                guard index > 0, layers[index - 1] is Conv2d else { return false }
+            case let pool as MaxPool2d:
+                guard !pool.ceilMode else { return false }
+            case is ReLU, is Dropout:
+                continue
+            default:
+                return false
+            }
+        }
+        return true
+    }
+
+    /// `forward` on channel-blocked activations (see `hasChannelBlockedForm`): the input is
+    /// channel-blocked or a dense `[N, C, H, W]` batch, the result channel-blocked.
+    /// - Throws: `ShapeError` when the input does not fit a layer, or a layer has no
+    ///   channel-blocked form.
+    public func channelBlockedForward(_ x: Tensor) throws -> Tensor {
+        guard hasChannelBlockedForm else {
+            throw ShapeError("\(layerDescription): not every layer has a channel-blocked form")
+        }
+        var y = x
+        var index = 0
+        while index < layers.count {
+            let followedByReLU = { (offset: Int) in index + offset < self.layers.count && self.layers[index + offset] is ReLU }
+            switch layers[index] {
+            case let conv as Conv2d:
+                if index + 1 < layers.count, let batchNorm = layers[index + 1] as? BatchNorm {
+                    y = try conv.channelBlocked(y, batchNorm: batchNorm, relu: followedByReLU(2))
+                    index += followedByReLU(2) ? 3 : 2
+                } else {
+                    y = try conv.channelBlocked(y, relu: followedByReLU(1))
+                    index += followedByReLU(1) ? 2 : 1
+                }
+            case let pool as MaxPool2d:
+                guard y.shape[2] + 2 * pool.padding >= pool.kernelSize, y.shape[3] + 2 * pool.padding >= pool.kernelSize else {
+                    throw ShapeError("\(pool.layerDescription): input \(y.shape) is smaller than the window")
+                }
+                y = y.channelBlockedMaxPool2d(kernel: (pool.kernelSize, pool.kernelSize), stride: (pool.stride, pool.stride),
+                                              padding: (pool.padding, pool.padding))
+                index += 1
+            case is ReLU:
+                y = y.relu()
+                index += 1
+            default:
+                // Dropout in evaluation (and a batch norm consumed above) passes values through.
+                index += 1
+            }
+        }
+        return y
+    }
+}
