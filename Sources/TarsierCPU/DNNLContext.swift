@@ -171,15 +171,34 @@ final class DNNLContext: @unchecked Sendable {
         return md
     }
 
-    /// Creates a primitive descriptor for an op descriptor (the first implementation oneDNN offers).
+    /// Creates a primitive descriptor for an op descriptor: the first implementation oneDNN
+    /// offers, or the first named with the `preferring` prefix when it offers one.
     func primitiveDesc(_ opDesc: UnsafeRawPointer, hint: dnnl_primitive_desc_t? = nil,
-                       attributes: PrimitiveAttributes? = nil,
+                       attributes: PrimitiveAttributes? = nil, preferring: String? = nil,
                        _ name: String) -> dnnl_primitive_desc_t {
+        if let preferring, let pd = implementation(opDesc, hint: hint, attributes: attributes, named: preferring) {
+            return pd
+        }
         var pd: dnnl_primitive_desc_t?
         dnnlCheck(dnnl_primitive_desc_create(&pd, opDesc, attributes?.attr, engine, hint),
                   "primitive_desc_create (\(name))")
         guard let pd else { preconditionFailure("oneDNN \(name): no primitive descriptor") }
         return pd
+    }
+
+    /// The first implementation whose name starts with `prefix`, if oneDNN offers one.
+    private func implementation(_ opDesc: UnsafeRawPointer, hint: dnnl_primitive_desc_t?,
+                                attributes: PrimitiveAttributes?, named prefix: String) -> dnnl_primitive_desc_t? {
+        var iterator: dnnl_primitive_desc_iterator_t?
+        guard dnnl_primitive_desc_iterator_create(&iterator, opDesc, attributes?.attr, engine, hint) == dnnl_success,
+              let iterator else { return nil }
+        defer { dnnl_primitive_desc_iterator_destroy(iterator) }
+        repeat {
+            guard let pd = dnnl_primitive_desc_iterator_fetch(iterator) else { return nil }
+            if implementation(pd).hasPrefix(prefix) { return pd }
+            dnnl_primitive_desc_destroy(pd)
+        } while dnnl_primitive_desc_iterator_next(iterator) == dnnl_success
+        return nil
     }
 
     /// Like `primitiveDesc`, but nil when oneDNN has no implementation (to fall back on another

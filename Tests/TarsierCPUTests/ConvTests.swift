@@ -145,6 +145,22 @@ final class ConvTests: XCTestCase {
         }
     }
 
+    /// With fewer than 16 input channels a Float32 forward pass runs `jit:avx512_core` instead of
+    /// oneDNN's first choice (`brgconv`, up to 2x slower there); from 16 channels oneDNN's choice
+    /// stands. On a CPU without AVX-512 neither kernel exists and the test skips.
+    func testFewInputChannelsTakeTheJitKernel() throws {
+        var few = geometry(shape(n: 8, c: 1, h: 28, w: 28, o: 6, k: (5, 5), p: (2, 2)))
+        var many = geometry(shape(n: 8, c: 32, h: 14, w: 14, o: 32, k: (3, 3), s: (2, 2), p: (1, 1)))
+        few.channelsLast = true
+        many.channelsLast = true
+        let names = DNNL.convolutionPlanNames(few)
+        try XCTSkipUnless(names[0].contains("avx512"), "needs AVX-512: \(names[0])")
+        for name in [names[0], names[3]] { XCTAssertTrue(name.contains("[jit:avx512_core]"), name) }
+        XCTAssertTrue(DNNL.convolutionPlanNames(many)[0].contains("[brgconv"), DNNL.convolutionPlanNames(many)[0])
+        check(shape(n: 8, c: 1, h: 28, w: 28, o: 6, k: (5, 5), p: (2, 2)), bias: true, seed: 90)
+        check(shape(n: 3, c: 6, h: 14, w: 13, o: 16, k: (5, 5)), bias: true, seed: 91)
+    }
+
     /// Winograd's extra rounding, measured on a deep layer (256 input channels): its worst error
     /// relative to the output's scale stays within a small multiple of the direct kernel's.
     func testWinogradAccuracyOnDeepLayer() {
