@@ -420,7 +420,8 @@ enum ConvPlans {
         // The addend is read where the result goes: the caller's buffer, never a reordered copy.
         precondition(!accumulate || edges.allSatisfy { $0.arg != DNNL_ARG_DST || $0.edge.inner == nil },
                      "convolution forward: an accumulating destination must be in the kernel's layout: \(g)")
-        return Plan("convolution forward \(chosen)\(accumulate ? " + sum" : "")\(relu ? " + relu" : "") [\(context.implementation(pd))]", pd: pd,
+        let postOps = (accumulate ? " + sum" : "") + (relu ? " + relu" : "")
+        return Plan("convolution forward \(chosen)\(postOps) [\(context.implementation(pd))]", pd: pd,
                     edges: edges, cacheable: inference ? [DNNL_ARG_WEIGHTS] : [])
     }
 

@@ -60,7 +60,8 @@ open class ObservingBackend: Backend {
     public func channelBlockedConv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry: ConvGeometry, relu: Bool,
                                      residual: Tensor?) -> Tensor {
         run("conv2d.channelBlocked\(residual == nil ? "" : "+residual")\(relu ? "+relu" : "")", flops: geometry.flops) {
-            inner.channelBlockedConv2d(x, weight: weight, bias: bias, geometry: geometry, relu: relu, residual: residual)
+            inner.channelBlockedConv2d(x, weight: weight, bias: bias, geometry: geometry, relu: relu,
+                                       residual: residual)
         }
     }
     public func channelBlockedMaxPool2d(_ x: Tensor, geometry: PoolGeometry) -> Tensor {

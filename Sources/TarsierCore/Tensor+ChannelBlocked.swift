@@ -29,7 +29,7 @@ extension Tensor {
     /// The `[N, C, H, W]` activation (row-major) of a channel-blocked tensor.
     public func channelUnblocked() -> Tensor {
         precondition(rank == 5 && shape[4] == Tensor.channelBlock,
-                     "channelUnblocked() needs [N, C/\(Tensor.channelBlock), H, W, \(Tensor.channelBlock)], got \(shape)")
+                     "channelUnblocked() needs [N, C/16, H, W, 16], got \(shape)")
         let (n, blocks, h, w) = (shape[0], shape[1], shape[2], shape[3])
         return permuted([0, 1, 4, 2, 3]).contiguous().reshaped([n, blocks * Tensor.channelBlock, h, w])
     }
@@ -49,7 +49,8 @@ extension Tensor {
     public func channelBlockedConv2d(weight: Tensor, bias: Tensor? = nil, stride: (Int, Int) = (1, 1),
                                      padding: (Int, Int) = (0, 0), dilation: (Int, Int) = (1, 1),
                                      relu: Bool = false, residual: Tensor? = nil) -> Tensor {
-        precondition(!Autograd.isRecording, "channelBlockedConv2d is for inference: run it inside Autograd.withNoGrad")
+        precondition(!Autograd.isRecording,
+                     "channelBlockedConv2d is for inference: run it inside Autograd.withNoGrad")
         precondition(isChannelBlocked || rank == 4,
                      "channelBlockedConv2d needs a channel-blocked or [N, C, H, W] input, got \(shape)")
         let inChannels = rank == 5 ? shape[1] * Tensor.channelBlock : shape[1]
@@ -76,7 +77,8 @@ extension Tensor {
     /// Max pooling of a channel-blocked activation (padding counts as -infinity), for inference.
     public func channelBlockedMaxPool2d(kernel: (Int, Int), stride: (Int, Int)? = nil,
                                         padding: (Int, Int) = (0, 0)) -> Tensor {
-        precondition(!Autograd.isRecording, "channelBlockedMaxPool2d is for inference: run it inside Autograd.withNoGrad")
+        precondition(!Autograd.isRecording,
+                     "channelBlockedMaxPool2d is for inference: run it inside Autograd.withNoGrad")
         precondition(isChannelBlocked, "channelBlockedMaxPool2d needs a channel-blocked input, got \(shape)")
         let stride = stride ?? kernel
         let g = PoolGeometry(batch: shape[0], channels: shape[1] * Tensor.channelBlock, inHeight: shape[2],

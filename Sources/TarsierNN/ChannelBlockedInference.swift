@@ -53,7 +53,9 @@ extension Sequential {
     /// in evaluation mode and one of a convolution with a channel-blocked form (followed by its
     /// batch norm or not), a ReLU, a max pool without ceil mode, or dropout.
     public var hasChannelBlockedForm: Bool {
-        guard !isTraining, layers.first is Conv2d, layers.allSatisfy({ !$0.isTraining }) else { return false }
+        guard !isTraining, layers.first is Conv2d, layers.allSatisfy({ !$0.isTraining }) else {
+            return false
+        }
         for (index, layer) in layers.enumerated() {
             switch layer {
             case let conv as Conv2d:
@@ -84,7 +86,9 @@ extension Sequential {
         var y = x
         var index = 0
         while index < layers.count {
-            let followedByReLU = { (offset: Int) in index + offset < self.layers.count && self.layers[index + offset] is ReLU }
+            let followedByReLU = { (offset: Int) in
+                index + offset < self.layers.count && self.layers[index + offset] is ReLU
+            }
             switch layers[index] {
             case let conv as Conv2d:
                 if index + 1 < layers.count, let batchNorm = layers[index + 1] as? BatchNorm {
@@ -95,10 +99,12 @@ extension Sequential {
                     index += followedByReLU(1) ? 2 : 1
                 }
             case let pool as MaxPool2d:
-                guard y.shape[2] + 2 * pool.padding >= pool.kernelSize, y.shape[3] + 2 * pool.padding >= pool.kernelSize else {
+                guard y.shape[2] + 2 * pool.padding >= pool.kernelSize,
+                      y.shape[3] + 2 * pool.padding >= pool.kernelSize else {
                     throw ShapeError("\(pool.layerDescription): input \(y.shape) is smaller than the window")
                 }
-                y = y.channelBlockedMaxPool2d(kernel: (pool.kernelSize, pool.kernelSize), stride: (pool.stride, pool.stride),
+                y = y.channelBlockedMaxPool2d(kernel: (pool.kernelSize, pool.kernelSize),
+                                              stride: (pool.stride, pool.stride),
                                               padding: (pool.padding, pool.padding))
                 index += 1
             case is ReLU:
