@@ -75,6 +75,16 @@ extension Sequential {
         return true
     }
 
+    /// `forward(x)`, run channel-blocked inside and unblocked at the end where
+    /// `ChannelBlockedInference` applies and every layer has a channel-blocked form: for the
+    /// convolutional part of a model (VGG's and AlexNet's `features`).
+    public func forwardChannelBlockedWhereItApplies(_ x: Tensor) throws -> Tensor {
+        guard ChannelBlockedInference.applies(to: x), x.rank == 4, hasChannelBlockedForm else {
+            return try forward(x)
+        }
+        return try channelBlockedForward(x).channelUnblocked()
+    }
+
     /// `forward` on channel-blocked activations (see `hasChannelBlockedForm`): the input is
     /// channel-blocked or a dense `[N, C, H, W]` batch, the result channel-blocked.
     /// - Throws: `ShapeError` when the input does not fit a layer, or a layer has no

@@ -26,7 +26,9 @@ public final class AlexNet: Module {
         super.init()
     }
 
+    /// In evaluation without gradient recording, on the CPU, `features` runs on channel-blocked
+    /// activations (`ChannelBlockedInference`), unblocked before the pooling.
     public override func forward(_ x: Tensor) throws -> Tensor {
-        try classifier(avgpool(features(x)).flattened())
+        try classifier(avgpool(features.forwardChannelBlockedWhereItApplies(x)).flattened())
     }
 }

@@ -71,9 +71,6 @@ public final class VGG: Module {
     /// In evaluation without gradient recording, on the CPU, `features` runs on channel-blocked
     /// activations (`ChannelBlockedInference`), unblocked before the pooling.
     public override func forward(_ x: Tensor) throws -> Tensor {
-        if ChannelBlockedInference.applies(to: x), x.rank == 4, !isTraining, features.hasChannelBlockedForm {
-            return try classifier(avgpool(features.channelBlockedForward(x).channelUnblocked()).flattened())
-        }
-        return try classifier(avgpool(features(x)).flattened())
+        try classifier(avgpool(features.forwardChannelBlockedWhereItApplies(x)).flattened())
     }
 }

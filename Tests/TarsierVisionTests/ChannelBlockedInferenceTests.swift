@@ -73,16 +73,16 @@ final class ChannelBlockedInferenceTests: XCTestCase {
         XCTAssertLessThanOrEqual(zip(plain, blocked).map { abs($0 - $1) }.max() ?? 0, 1e-5 * scale)
     }
 
-    func testVGGMatchesThePlainPath() throws {
-        for name in ["vgg11", "vgg11_bn"] {
+    func testVGGAndAlexNetMatchThePlainPath() throws {
+        for (name, size) in [("vgg11", 32), ("vgg11_bn", 32), ("alexnet", 67)] {
             let model = try zooModel(name)
-            let x = input([2, 3, 32, 32], seed: 6)
+            let x = input([2, 3, size, size], seed: 6)
             let plain = try logits(model, x, blocked: false)
             let blocked = try logits(model, x, blocked: true)
             let scale = plain.map(abs).max() ?? 0
             XCTAssertGreaterThan(scale, 0, name)
             XCTAssertLessThanOrEqual(zip(plain, blocked).map { abs($0 - $1) }.max() ?? 0, 1e-5 * scale, name)
-            let features = try XCTUnwrap((model as? VGG)?.features)
+            let features = try XCTUnwrap((model as? VGG)?.features ?? (model as? AlexNet)?.features)
             XCTAssertTrue(features.hasChannelBlockedForm, name)
         }
     }
