@@ -377,7 +377,7 @@ enum ConvPlans {
     /// against 0.19 ms; a 1->16 3x3 stem at batch 256: 0.70 against 0.35 ms; ResNet's 3->64 stem
     /// about 10%); from 16 channels up the two were level or brgconv won.
     static func preferredDirectKernel(_ g: ConvGeometry, lowPrecision: Set<Operand>) -> String? {
-        return lowPrecision.isEmpty && g.groups == 1 && g.inChannels < 16 ? "jit:avx512_core" : nil
+        lowPrecision.isEmpty && g.groups == 1 && g.inChannels < 16 ? "jit:avx512_core" : nil
     }
 
     /// A forward-training primitive descriptor; also the hint the backward passes need.

@@ -14,10 +14,10 @@ public enum ChannelBlockedInference {
     }
     private static let setting = Atomic<Bool>(true)
 
-    /// Whether `x` may enter the path: it is enabled, nothing is recorded, and `x` is a Float32
-    /// `[N, C, H, W]` batch (or already channel-blocked) on a backend that prefers the layout.
+    /// Whether a model's input `x` may enter the path: it is enabled, nothing is recorded, and
+    /// `x` is a Float32 `[N, C, H, W]` batch on a backend that prefers the layout.
     public static func applies(to x: Tensor) -> Bool {
-        isEnabled && !Autograd.isRecording && x.dtype == .float32 && (x.rank == 4 || x.isChannelBlocked)
+        isEnabled && !Autograd.isRecording && x.dtype == .float32 && x.rank == 4
             && x.device.backend.prefersChannelBlocked
     }
 }
@@ -52,47 +52,64 @@ extension Sequential {
     /// Whether `channelBlockedForward` covers every layer: the first is a convolution, and each is
     /// in evaluation mode and one of a convolution with a channel-blocked form (followed by its
     /// batch norm or not), a ReLU, a max pool without ceil mode, or dropout.
-    public var hasChannelBlockedForm: Bool {
-        guard !isTraining, layers.first is Conv2d, layers.allSatisfy({ !$0.isTraining }) else {
-            return false
-        }
+    public var hasChannelBlockedForm: Bool { !layers.isEmpty && layerWithoutChannelBlockedForm == nil }
+
+    /// The first layer that keeps the stack off the channel-blocked path, with its index.
+    private var layerWithoutChannelBlockedForm: (index: Int, layer: Module)? {
         for (index, layer) in layers.enumerated() {
+            let covered: Bool
             switch layer {
+            case _ where layer.isTraining || (index == 0 && !(layer is Conv2d)):
+                covered = false
             case let conv as Conv2d:
-                guard conv.hasChannelBlockedForm else { return false }
-                if let batchNorm = layers.dropFirst(index + 1).first as? BatchNorm,
-                   batchNorm.featureCount != conv.outputChannels { return false }
+                let batchNorm = layers.dropFirst(index + 1).first as? BatchNorm
+                covered = conv.hasChannelBlockedForm
+                    && (batchNorm.map { $0.featureCount == conv.outputChannels } ?? true)
             case is BatchNorm:
-                guard index > 0, layers[index - 1] is Conv2d else { return false }
+                covered = layers[index - 1] is Conv2d
             case let pool as MaxPool2d:
-                guard !pool.ceilMode else { return false }
+                covered = !pool.ceilMode
             case is ReLU, is Dropout:
-                continue
+                covered = true
             default:
-                return false
+                covered = false
             }
+            if !covered { return (index, layer) }
         }
-        return true
+        return nil
     }
 
     /// `forward(x)`, run channel-blocked inside and unblocked at the end where
     /// `ChannelBlockedInference` applies and every layer has a channel-blocked form: for the
     /// convolutional part of a model (VGG's and AlexNet's `features`).
     public func forwardChannelBlockedWhereItApplies(_ x: Tensor) throws -> Tensor {
-        guard ChannelBlockedInference.applies(to: x), x.rank == 4, hasChannelBlockedForm else {
+        guard ChannelBlockedInference.applies(to: x), !isTraining, hasChannelBlockedForm else {
             return try forward(x)
         }
-        return try channelBlockedForward(x).channelUnblocked()
+        return try runChannelBlocked(x).channelUnblocked()
     }
 
     /// `forward` on channel-blocked activations (see `hasChannelBlockedForm`): the input is
     /// channel-blocked or a dense `[N, C, H, W]` batch, the result channel-blocked.
-    /// - Throws: `ShapeError` when the input does not fit a layer, or a layer has no
-    ///   channel-blocked form.
+    /// - Throws: `ShapeError` when the input does not fit a layer, or naming the first layer
+    ///   without a channel-blocked form (run `forward(_:)` on such a stack instead).
     public func channelBlockedForward(_ x: Tensor) throws -> Tensor {
-        guard hasChannelBlockedForm else {
-            throw ShapeError("\(layerDescription): not every layer has a channel-blocked form")
+        if let (index, layer) = layerWithoutChannelBlockedForm {
+            throw ShapeError("\(layerDescription): layer \(index), \(layer.layerDescription)"
+                             + "\(layer.isTraining ? " in training mode" : ""), has no channel-blocked form "
+                             + "(the first must be a convolution; then convolutions with a multiple of 16 "
+                             + "outputs, their batch norms, ReLUs, max pools without ceil mode, dropout); "
+                             + "use forward(_:)")
         }
+        guard !isTraining, !layers.isEmpty else {
+            throw ShapeError("\(layerDescription): channel-blocked inference needs a non-empty stack in "
+                             + "evaluation mode; call eval()")
+        }
+        return try runChannelBlocked(x)
+    }
+
+    /// `channelBlockedForward` without the checks.
+    private func runChannelBlocked(_ x: Tensor) throws -> Tensor {
         var y = x
         var index = 0
         while index < layers.count {

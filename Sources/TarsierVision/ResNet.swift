@@ -170,7 +170,7 @@ public final class ResNet: Module {
     /// Whether `forward(x)` takes the channel-blocked path: every module evaluating, no
     /// gradients recorded, and a Float32 batch on a backend that prefers it.
     func runsChannelBlocked(_ x: Tensor) -> Bool {
-        ChannelBlockedInference.applies(to: x) && x.rank == 4 && [self, conv1, bn1, fc].allSatisfy { !$0.isTraining }
+        ChannelBlockedInference.applies(to: x) && [self, conv1, bn1, fc].allSatisfy { !$0.isTraining }
             && [layer1, layer2, layer3, layer4].allSatisfy { stage in
                 !stage.isTraining && stage.layers.allSatisfy { block in
                     switch block {

@@ -111,24 +111,33 @@ final class ChannelBlockedInferenceTests: XCTestCase {
         XCTAssertLessThanOrEqual(zip(plain, blocked).map { abs($0 - $1) }.max() ?? 0, 1e-5 * scale)
     }
 
+    /// Each stack names the layer that keeps it off the path (by index) when asked to run it.
     func testSequentialWithoutABlockedFormIsRecognised() {
-        let cases: [(String, Sequential)] = [
-            ("24 output channels", Sequential(Conv2d(inputChannels: 3, outputChannels: 24, kernelSize: 3))),
+        let cases: [(String, Sequential, String)] = [
+            ("24 output channels", Sequential(Conv2d(inputChannels: 3, outputChannels: 24, kernelSize: 3)), "layer 0"),
             ("ceil-mode pool", Sequential(Conv2d(inputChannels: 3, outputChannels: 16, kernelSize: 3),
-                                          MaxPool2d(kernelSize: 2, ceilMode: true))),
+                                          MaxPool2d(kernelSize: 2, ceilMode: true)), "layer 1"),
             ("a linear layer", Sequential(Conv2d(inputChannels: 3, outputChannels: 16, kernelSize: 1),
-                                          Linear(inputFeatures: 16, outputFeatures: 2))),
-            ("a pool first", Sequential(MaxPool2d(kernelSize: 2), Conv2d(inputChannels: 3, outputChannels: 16, kernelSize: 1))),
-            ("grouped", Sequential(Conv2d(inputChannels: 16, outputChannels: 16, kernelSize: 3, groups: 4))),
+                                          Linear(inputFeatures: 16, outputFeatures: 2)), "layer 1"),
+            ("a pool first", Sequential(MaxPool2d(kernelSize: 2), Conv2d(inputChannels: 3, outputChannels: 16,
+                                                                         kernelSize: 1)), "layer 0"),
+            ("grouped", Sequential(Conv2d(inputChannels: 16, outputChannels: 16, kernelSize: 3, groups: 4)), "layer 0"),
+            ("empty", Sequential([Module]()), "empty"),
         ]
-        for (name, stack) in cases {
+        for (name, stack, culprit) in cases {
             stack.eval()
             XCTAssertFalse(stack.hasChannelBlockedForm, name)
             XCTAssertThrowsError(try Autograd.withNoGrad { try stack.channelBlockedForward(self.input([1, 3, 8, 8], seed: 1)) },
-                                 name)
+                                 name) { error in
+                XCTAssertTrue(error is ShapeError, "\(name): \(error)")
+                if culprit != "empty" { XCTAssertTrue("\(error)".contains(culprit), "\(name): \(error)") }
+            }
         }
         let training = Sequential(Conv2d(inputChannels: 3, outputChannels: 16, kernelSize: 3))
         XCTAssertFalse(training.hasChannelBlockedForm, "training mode")
+        XCTAssertThrowsError(try Autograd.withNoGrad { try training.channelBlockedForward(self.input([1, 3, 8, 8], seed: 1)) }) {
+            XCTAssertTrue("\($0)".contains("in training mode"), "\($0)")
+        }
     }
 
     func testTakenOnlyInEvaluationWithoutRecording() throws {
